@@ -1,0 +1,5 @@
+"""Named queries: data."""
+
+from . import NamedQuery, register
+
+register()

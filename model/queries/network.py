@@ -1,0 +1,5 @@
+"""Named queries: network."""
+
+from . import NamedQuery, register
+
+register()

@@ -1,0 +1,5 @@
+"""Named queries: standard."""
+
+from . import NamedQuery, register
+
+register()

@@ -1,0 +1,294 @@
+"""The graph schema, defined once.
+
+Every node label with its key and typed properties, every relationship type with its endpoints and
+properties. Both stores derive their DDL, constraints and indexes from this module, and every value is
+coerced here to its declared type, so the embedded engine (typed columns) and Neo4j (schemaless) hold
+the same values and answer the same queries identically.
+
+Entity and instance nodes use DICOM keywords as property names; bookkeeping properties are snake_case
+so they can never clash with a keyword.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Iterable
+
+from pydicom.datadict import dictionary_VM, dictionary_VR, keyword_dict
+
+# Value types, named as the embedded engine names its column types.
+STRING = "STRING"
+INT64 = "INT64"
+DOUBLE = "DOUBLE"
+BOOL = "BOOL"
+DATE = "DATE"
+TIMESTAMP = "TIMESTAMP"
+STRING_LIST = "STRING[]"
+INT64_LIST = "INT64[]"
+DOUBLE_LIST = "DOUBLE[]"
+
+LIST_ELEMENT_TYPE = {STRING_LIST: STRING, INT64_LIST: INT64, DOUBLE_LIST: DOUBLE}
+
+
+@dataclass(frozen=True)
+class NodeType:
+    """A node label: its key property, its declared properties and whether it accepts new ones.
+
+    `open` labels (Instance) grow a property the first time ingestion meets a new DICOM keyword;
+    the type of such a property follows from the keyword's VR and VM in the data dictionary.
+    `bookkeeping` labels record the tool's own activity and are reported apart in stats.
+    """
+
+    label: str
+    key: str
+    props: dict[str, str]
+    open: bool = False
+    indexed: tuple[str, ...] = ()
+    bookkeeping: bool = False
+
+    def __post_init__(self) -> None:
+        # any node can be known from a pointer before it is known itself: `stub` is universal
+        object.__setattr__(self, "props", {**self.props, "stub": BOOL})
+        if self.key not in self.props:
+            raise ValueError(f"{self.label}: key {self.key!r} is not a declared property")
+
+
+@dataclass(frozen=True)
+class RelType:
+    """A relationship type: its (from, to) label pairs and properties.
+
+    `identity` names the properties that, with the two endpoints, make an edge unique: two REFERENCES
+    from the same instance to the same target through different sequences are two edges.
+    """
+
+    type: str
+    pairs: tuple[tuple[str, str], ...]
+    props: dict[str, str] = field(default_factory=dict)
+    identity: tuple[str, ...] = ()
+
+
+_DEFINITION_BOOKKEEPING = {"source": STRING, "superseded": BOOL}
+_ENTITY_BOOKKEEPING = {"source": STRING}
+
+NODE_TYPES: tuple[NodeType, ...] = (
+    # --- the standard's definitions -------------------------------------------------------------
+    NodeType("ServiceClass", "key", {"key": STRING, "name": STRING, "section": STRING,
+                                     **_DEFINITION_BOOKKEEPING}, indexed=("name",)),
+    NodeType("SOPClass", "uid", {"uid": STRING, "name": STRING, "keyword": STRING, "kind": STRING,
+                                 "retired": BOOL, "unknown": BOOL, **_DEFINITION_BOOKKEEPING},
+             indexed=("name", "keyword")),
+    NodeType("IOD", "key", {"key": STRING, "name": STRING, "kind": STRING, "section": STRING,
+                            **_DEFINITION_BOOKKEEPING}, indexed=("name",)),
+    NodeType("InformationEntity", "key", {"key": STRING, "name": STRING, **_DEFINITION_BOOKKEEPING}),
+    NodeType("Module", "key", {"key": STRING, "name": STRING, "section": STRING,
+                               **_DEFINITION_BOOKKEEPING}, indexed=("name",)),
+    NodeType("Attribute", "tag", {"tag": STRING, "keyword": STRING, "name": STRING, "vr": STRING,
+                                  "vm": STRING, "retired": BOOL, **_DEFINITION_BOOKKEEPING},
+             indexed=("keyword", "name")),
+    NodeType("DIMSEService", "name", {"name": STRING, "group": STRING, "kind": STRING,
+                                      **_DEFINITION_BOOKKEEPING}),
+    NodeType("TransferSyntax", "uid", {"uid": STRING, "name": STRING, "retired": BOOL,
+                                       **_DEFINITION_BOOKKEEPING}, indexed=("name",)),
+    # --- real-world entities (DICOM keywords as property names) ---------------------------------
+    NodeType("Patient", "key", {"key": STRING, "PatientID": STRING, "IssuerOfPatientID": STRING,
+                                "PatientName": STRING, "PatientBirthDate": DATE, "PatientSex": STRING,
+                                "unidentified": BOOL, **_ENTITY_BOOKKEEPING}, indexed=("PatientID",)),
+    NodeType("Study", "StudyInstanceUID", {
+        "StudyInstanceUID": STRING, "StudyDate": DATE, "StudyTime": STRING, "StudyID": STRING,
+        "AccessionNumber": STRING, "StudyDescription": STRING, "ReferringPhysicianName": STRING,
+        "patient_keys": STRING_LIST, **_ENTITY_BOOKKEEPING}),
+    NodeType("Series", "SeriesInstanceUID", {
+        "SeriesInstanceUID": STRING, "Modality": STRING, "SeriesNumber": INT64, "SeriesDate": DATE,
+        "SeriesDescription": STRING, "BodyPartExamined": STRING, **_ENTITY_BOOKKEEPING},
+        indexed=("Modality",)),
+    NodeType("Equipment", "key", {"key": STRING, "Manufacturer": STRING, "ManufacturerModelName": STRING,
+                                  "DeviceSerialNumber": STRING, "StationName": STRING,
+                                  "InstitutionName": STRING, "SoftwareVersions": STRING_LIST,
+                                  **_ENTITY_BOOKKEEPING}, indexed=("Manufacturer",)),
+    NodeType("FrameOfReference", "FrameOfReferenceUID", {
+        "FrameOfReferenceUID": STRING, "PositionReferenceIndicator": STRING, **_ENTITY_BOOKKEEPING}),
+    NodeType("Instance", "SOPInstanceUID", {
+        # keywords every named query may mention: declared so the embedded engine knows them up front
+        "SOPInstanceUID": STRING, "SOPClassUID": STRING, "Modality": STRING, "InstanceNumber": INT64,
+        "ContentDate": DATE, "AcquisitionDate": DATE, "Manufacturer": STRING,
+        "TransferSyntaxUID": STRING, "PatientID": STRING, "StudyInstanceUID": STRING,
+        "SeriesInstanceUID": STRING, "Rows": INT64, "Columns": INT64, "SliceThickness": DOUBLE,
+        "ImageType": STRING_LIST, "PerformedProcedureStepStatus": STRING,
+        # bookkeeping
+        "source": STRING, "path": STRING, "file_size": INT64, "ingested_at": TIMESTAMP,
+        "content_hash": STRING, "conflicting_hashes": STRING_LIST, "invalid_values": STRING_LIST,
+        "modules_present": STRING_LIST, "modules_missing": STRING_LIST,
+        "type1_missing": STRING_LIST, "type1_empty": STRING_LIST, "type2_missing": STRING_LIST,
+        "conformant": BOOL,
+    }, open=True, indexed=("SOPClassUID", "Modality")),
+    # --- the network ----------------------------------------------------------------------------
+    NodeType("ApplicationEntity", "key", {"key": STRING, "ae_title": STRING, "address": STRING,
+                                          "port": INT64, **_ENTITY_BOOKKEEPING}),
+    NodeType("Association", "key", {"key": STRING, "started_at": TIMESTAMP, "ended_at": TIMESTAMP,
+                                    "calling_ae": STRING, "called_ae": STRING, "result": STRING,
+                                    "reason": STRING, "max_pdu": INT64, "implementation_uid": STRING,
+                                    "implementation_version": STRING, "messages": INT64}),
+    # --- bookkeeping ----------------------------------------------------------------------------
+    NodeType("IngestRun", "key", {"key": STRING, "started_at": TIMESTAMP, "finished_at": TIMESTAMP,
+                                  "status": STRING, "paths": STRING_LIST, "files_seen": INT64,
+                                  "files_ingested": INT64, "files_skipped": INT64, "files_rejected": INT64,
+                                  "instances_new": INT64, "instances_updated": INT64, "elapsed_s": DOUBLE,
+                                  "files_per_s": DOUBLE, "report_path": STRING, "workers": INT64,
+                                  "pseudonymized": BOOL}, bookkeeping=True),
+)
+
+REL_TYPES: tuple[RelType, ...] = (
+    RelType("DEFINES", (("ServiceClass", "SOPClass"),)),
+    RelType("USES_IOD", (("SOPClass", "IOD"),)),
+    RelType("HAS_ENTITY", (("IOD", "InformationEntity"),)),
+    RelType("INCLUDES", (("IOD", "Module"),), {"usage": STRING, "ie": STRING, "condition": STRING}),
+    RelType("CONTAINS", (("Module", "Attribute"),), {"type": STRING, "path": STRING, "condition": STRING},
+            identity=("path",)),
+    RelType("SUPPORTS", (("SOPClass", "DIMSEService"),), {"scu": STRING, "scp": STRING}),
+    RelType("HAS_STUDY", (("Patient", "Study"),)),
+    RelType("HAS_SERIES", (("Study", "Series"),)),
+    RelType("HAS_INSTANCE", (("Series", "Instance"),)),
+    RelType("ACQUIRED_ON", (("Series", "Equipment"),)),
+    RelType("IN_FRAME", (("Series", "FrameOfReference"),)),
+    RelType("INSTANCE_OF", (("Instance", "SOPClass"),)),
+    RelType("REFERENCES", (("Instance", "Instance"), ("Instance", "Series"), ("Instance", "Study")),
+            {"via": STRING, "outcome": STRING, "failure_reason": STRING}, identity=("via",)),
+    RelType("CALLING", (("ApplicationEntity", "Association"),)),
+    RelType("CALLED", (("Association", "ApplicationEntity"),)),
+    RelType("PROPOSED", (("Association", "SOPClass"),), {
+        "context_id": INT64, "offered": STRING_LIST, "transfer_syntax": STRING, "result": STRING,
+        "accepted": BOOL, "role": STRING}, identity=("context_id",)),
+)
+
+NODES: dict[str, NodeType] = {n.label: n for n in NODE_TYPES}
+RELS: dict[str, RelType] = {r.type: r for r in REL_TYPES}
+
+
+def node(label: str) -> NodeType:
+    try:
+        return NODES[label]
+    except KeyError:
+        raise KeyError(f"unknown node label {label!r}; known: {', '.join(NODES)}") from None
+
+
+def rel(rel_type: str) -> RelType:
+    try:
+        return RELS[rel_type]
+    except KeyError:
+        raise KeyError(f"unknown relationship type {rel_type!r}; known: {', '.join(RELS)}") from None
+
+
+# --- property types of DICOM keywords ------------------------------------------------------------
+
+_INT_VRS = {"IS", "SL", "SS", "UL", "US", "SV", "UV", "US or SS"}
+_FLOAT_VRS = {"DS", "FL", "FD"}
+_NO_PROPERTY_VRS = {"SQ", "OB", "OW", "OF", "OD", "OL", "OV", "UN", "OB or OW", "US or OW",
+                    "US or SS or OW", "NONE"}
+
+
+@lru_cache(maxsize=None)
+def keyword_type(keyword: str) -> str | None:
+    """The property type of a DICOM keyword, from its VR and VM; None if it never becomes a property.
+
+    The type depends on the keyword alone, never on one file's value, so a column has one type for
+    the life of a graph. Multi-valued keywords (VM other than 1) are always lists.
+    """
+    tag = keyword_dict.get(keyword)
+    if tag is None:
+        return None
+    vr, vm = dictionary_VR(tag), dictionary_VM(tag)
+    if vr in _NO_PROPERTY_VRS:
+        return None
+    multi = vm != "1"
+    if vr in _INT_VRS:
+        return INT64_LIST if multi else INT64
+    if vr in _FLOAT_VRS:
+        return DOUBLE_LIST if multi else DOUBLE
+    if vr == "DA" and not multi:
+        return DATE
+    return STRING_LIST if multi else STRING
+
+
+def property_type(label: str, prop: str) -> str:
+    """The declared type of a property, or for an open label the type its keyword implies."""
+    node_type = node(label)
+    declared = node_type.props.get(prop)
+    if declared is not None:
+        return declared
+    if node_type.open:
+        found = keyword_type(prop)
+        if found is not None:
+            return found
+    raise KeyError(f"{label} has no property {prop!r}")
+
+
+def rel_property_type(rel_type: str, prop: str) -> str:
+    try:
+        return rel(rel_type).props[prop]
+    except KeyError:
+        raise KeyError(f"{rel_type} has no property {prop!r}") from None
+
+
+# --- coercion: the same Python value on both engines ---------------------------------------------
+
+def coerce(value: Any, type_: str) -> Any:
+    """Coerce a value to a property type; raise ValueError when it cannot be.
+
+    Callers that must keep unparseable values (the DICOM extractor) catch the error and keep the
+    text elsewhere; the stores only ever see values of the declared type.
+    """
+    if value is None:
+        return None
+    if type_ in LIST_ELEMENT_TYPE:
+        items = value if isinstance(value, (list, tuple)) else [value]
+        element = LIST_ELEMENT_TYPE[type_]
+        return [coerce(v, element) for v in items if v is not None]
+    if type_ == STRING:
+        return value if isinstance(value, str) else str(value)
+    if type_ == INT64:
+        if isinstance(value, bool):
+            return int(value)
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ValueError(f"{value!r} is not an integer")
+            return int(value)
+        return int(value)
+    if type_ == DOUBLE:
+        result = float(value)
+        if result != result or result in (float("inf"), float("-inf")):
+            raise ValueError(f"{value!r} is not a finite number")
+        return result
+    if type_ == BOOL:
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"{value!r} is not a boolean")
+    if type_ == DATE:
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        return parse_dicom_date(str(value))
+    if type_ == TIMESTAMP:
+        stamp = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+        if stamp.tzinfo is not None:  # stored as naive UTC: the embedded engine has no zones
+            stamp = stamp.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return stamp
+    raise ValueError(f"unknown property type {type_}")
+
+
+def parse_dicom_date(text: str) -> dt.date:
+    """DA is YYYYMMDD; ISO dates (DICOM JSON producers that got it wrong, our own exports) pass too."""
+    text = text.strip()
+    if len(text) == 8 and text.isdigit():
+        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    return dt.date.fromisoformat(text)
+
+
+def coerce_props(label: str, props: dict[str, Any]) -> dict[str, Any]:
+    return {k: coerce(v, property_type(label, k)) for k, v in props.items()}
+
+
+def labels(include_bookkeeping: bool = True) -> Iterable[str]:
+    return (n.label for n in NODE_TYPES if include_bookkeeping or not n.bookkeeping)

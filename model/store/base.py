@@ -1,0 +1,154 @@
+"""The GraphStore interface every engine implements, and what its methods return.
+
+A store is opened read-only unless asked otherwise: readers (dashboard, `query`, `stats`) can never
+change the graph, and a write through the read path is refused by the engine itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+from .. import queries, schema
+from ..batch import GraphBatch
+
+
+class StoreError(Exception):
+    """A store failure with a message fit for one line on stderr."""
+
+
+class ReadOnlyError(StoreError):
+    """A write was attempted through the read-only path."""
+
+
+class GraphNotFound(StoreError):
+    """The embedded graph does not exist (read-only opens never create one)."""
+
+
+class QueryError(StoreError):
+    """The engine rejected a query (syntax, unknown property, timeout)."""
+
+
+@dataclass
+class QueryResult:
+    columns: list[str]
+    rows: list[list[Any]]
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+    def scalar(self) -> Any:
+        return self.rows[0][0] if self.rows else None
+
+    def column(self, name: str) -> list[Any]:
+        i = self.columns.index(name)
+        return [row[i] for row in self.rows]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.records())
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass
+class WriteSummary:
+    """Rows sent per label / relationship type, and which node keys were new before the write."""
+
+    nodes: dict[str, int] = field(default_factory=dict)
+    relationships: dict[str, int] = field(default_factory=dict)
+    created: dict[str, set[Any]] = field(default_factory=dict)
+
+
+class GraphStore(ABC):
+    dialect: str  # "embedded" or "neo4j": selects a named query's variant
+    read_only: bool
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    @abstractmethod
+    def ensure_schema(self) -> None:
+        """Create what the schema needs (tables / constraints / indexes); idempotent."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def refresh(self) -> None:
+        """See commits made by other processes since this store was opened (no-op where automatic)."""
+
+    def describe(self) -> str:
+        """Where this store is, for messages: a path or a URI."""
+        return self.dialect
+
+    def __enter__(self) -> "GraphStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writing --------------------------------------------------------------------------------
+    @abstractmethod
+    def write(self, batch: GraphBatch) -> WriteSummary:
+        """Upsert a batch: nodes, then stubs, then relationships; idempotent (MERGE on keys)."""
+
+    @abstractmethod
+    def existing_keys(self, label: str, keys: Iterable[Any]) -> set[Any]:
+        """Which of these keys already have a node of this label (stub or not)."""
+
+    # --- reading --------------------------------------------------------------------------------
+    @abstractmethod
+    def query(self, cypher: str, params: dict[str, Any] | None = None, *, write: bool = False,
+              timeout_s: float | None = None) -> QueryResult:
+        """Run Cypher. Read-only unless write=True (which a read-only store refuses)."""
+
+    def run(self, name: str, timeout_s: float | None = None, **params: Any) -> QueryResult:
+        """Run a named query of model.queries, in this engine's variant."""
+        named = queries.get(name)
+        return self.query(named.text(self.dialect), params, write=named.write, timeout_s=timeout_s)
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Counts per node label and relationship type, every schema name present (zeros too)."""
+        nodes = {n.label: self.count_nodes(n.label) for n in schema.NODE_TYPES if not n.bookkeeping}
+        rels = {r.type: self.count_rels(r.type) for r in schema.REL_TYPES}
+        runs = {n.label: self.count_nodes(n.label) for n in schema.NODE_TYPES if n.bookkeeping}
+        return {"nodes": nodes, "relationships": rels, "bookkeeping": runs}
+
+    @abstractmethod
+    def count_nodes(self, label: str) -> int: ...
+
+    @abstractmethod
+    def count_rels(self, rel_type: str) -> int: ...
+
+
+def plain(value: Any) -> Any:
+    """Engine values to plain Python: Decimal sums to numbers, nested containers walked."""
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+def json_value(value: Any) -> Any:
+    """A value as JSON can carry it: dates and times as ISO strings."""
+    value = plain(value)
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def quote(identifier: str) -> str:
+    """Backtick-quote a label or property name (keywords like `Rows` clash with Cypher words)."""
+    return "`" + identifier.replace("`", "``") + "`"

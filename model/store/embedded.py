@@ -1,0 +1,359 @@
+"""The embedded store: LadybugDB, in-process, one file per graph.
+
+Why it is shaped this way (measurements in ENGINE-NOTES.md):
+- LadybugDB has a typed schema, so tables come from model.schema and a property column is added with
+  `ALTER TABLE ... ADD` the first time a batch carries it.
+- `COPY FROM` an Arrow table loads new rows ~40x faster than `MERGE`, but is not idempotent; so a large
+  batch is split: keys already in the graph are merged, the rest are copied. Small batches (a network
+  message, a resumed tail) go through `LOAD FROM ... MERGE` inside one transaction, so they are atomic.
+- One writer process at a time (the engine holds a file lock); readers open read-only, see the graph as
+  of their open and `refresh()` to see newer commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from pathlib import Path
+from typing import Any, Iterable
+
+import ladybug
+import pyarrow as pa
+
+from .. import schema
+from ..batch import GraphBatch, RelGroup
+from .base import (GraphNotFound, GraphStore, QueryError, QueryResult, ReadOnlyError, StoreError,
+                   WriteSummary, plain, quote)
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    schema.STRING: pa.string(), schema.INT64: pa.int64(), schema.DOUBLE: pa.float64(),
+    schema.BOOL: pa.bool_(), schema.DATE: pa.date32(), schema.TIMESTAMP: pa.timestamp("us"),
+    schema.STRING_LIST: pa.list_(pa.string()), schema.INT64_LIST: pa.list_(pa.int64()),
+    schema.DOUBLE_LIST: pa.list_(pa.float64()),
+}
+
+# Above this many rows of one label a batch goes through COPY for its new rows (not atomic across
+# labels, but idempotent to re-run); at or below, the whole batch is one MERGE transaction.
+COPY_THRESHOLD = 2_000
+KEY_CHUNK = 5_000
+
+
+def _buffer_pool_bytes(read_only: bool) -> int:
+    default_mb = 512 if read_only else 2048
+    return int(os.environ.get("DICOM_GRAPH_BUFFER_POOL_MB", default_mb)) * 1024 * 1024
+
+
+class EmbeddedStore(GraphStore):
+    dialect = "embedded"
+
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = True,
+                 create: bool = False) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        if self.path.is_dir():
+            raise StoreError(f"{self.path} is a directory; --db names the graph file, e.g. {self.path}/graph.db")
+        if not self.path.exists():
+            if read_only or not create:
+                raise GraphNotFound(
+                    f"no graph at {self.path}; create one with `dicom-graph standard load` or "
+                    f"`dicom-graph ingest PATH` (or pass --db)")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._columns: dict[str, set[str]] = {}
+        self._open()
+
+    def _open(self) -> None:
+        try:
+            self._db = ladybug.Database(str(self.path), read_only=self.read_only,
+                                        buffer_pool_size=_buffer_pool_bytes(self.read_only))
+        except RuntimeError as exc:
+            raise StoreError(f"cannot open graph {self.path}: {_first_line(exc)}") from None
+        self._conn = ladybug.Connection(self._db)
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def close(self) -> None:
+        with self._lock:
+            if getattr(self, "_conn", None) is not None:
+                self._conn.close()
+                self._db.close()
+                self._conn = None
+
+    def refresh(self) -> None:
+        """A read-only open is a snapshot: reopen to see what writers committed since."""
+        if self.read_only:
+            with self._lock:
+                self.close()
+                self._columns.clear()
+                self._open()
+
+    # --- schema ---------------------------------------------------------------------------------
+    def ensure_schema(self) -> None:
+        if self.read_only:
+            raise ReadOnlyError("the graph is open read-only; the schema can only be created by a writer")
+        with self._lock:
+            for node_type in schema.NODE_TYPES:
+                columns = ", ".join(f"{quote(p)} {t}" for p, t in node_type.props.items())
+                self._execute(f"CREATE NODE TABLE IF NOT EXISTS {quote(node_type.label)}"
+                              f"({columns}, PRIMARY KEY({quote(node_type.key)}))")
+                missing = set(node_type.props) - self._table_columns(node_type.label)
+                for prop in sorted(missing):  # a graph made by an older release
+                    self._add_column(node_type.label, prop, node_type.props[prop])
+            for rel_type in schema.REL_TYPES:
+                pairs = ", ".join(f"FROM {quote(a)} TO {quote(b)}" for a, b in rel_type.pairs)
+                props = "".join(f", {quote(p)} {t}" for p, t in rel_type.props.items())
+                self._execute(f"CREATE REL TABLE IF NOT EXISTS {quote(rel_type.type)}({pairs}{props})")
+
+    def _table_columns(self, label: str) -> set[str]:
+        if label not in self._columns:
+            result = self._execute(f"CALL table_info('{label}') RETURN name")
+            self._columns[label] = {row[0] for row in result.get_all()}
+        return self._columns[label]
+
+    def _add_column(self, label: str, prop: str, type_: str) -> None:
+        self._execute(f"ALTER TABLE {quote(label)} ADD IF NOT EXISTS {quote(prop)} {type_}")
+        self._columns.setdefault(label, set()).add(prop)
+
+    def _ensure_columns(self, label: str, props: Iterable[str]) -> None:
+        known = self._table_columns(label)
+        for prop in sorted(set(props) - known):
+            self._add_column(label, prop, schema.property_type(label, prop))
+
+    # --- writing --------------------------------------------------------------------------------
+    def existing_keys(self, label: str, keys: Iterable[Any]) -> set[Any]:
+        key = quote(schema.node(label).key)
+        wanted = list(keys)
+        found: set[Any] = set()
+        with self._lock:
+            for start in range(0, len(wanted), KEY_CHUNK):
+                # UNWIND + primary-key lookup: `WHERE n.k IN $keys` scans the whole table
+                result = self._execute(f"UNWIND $keys AS k MATCH (n:{quote(label)} {{{key}: k}}) RETURN n.{key}",
+                                       {"keys": wanted[start:start + KEY_CHUNK]})
+                found.update(row[0] for row in result.get_all())
+        return found
+
+    def write(self, batch: GraphBatch) -> WriteSummary:
+        if self.read_only:
+            raise ReadOnlyError("the graph is open read-only; writing needs a writer (ingest, load, listen)")
+        summary = WriteSummary()
+        large = any(len(rows) > COPY_THRESHOLD for rows in batch.nodes.values()) or any(
+            len(rows) > COPY_THRESHOLD for rows in batch.rels.values())
+        with self._lock:
+            for label, rows in batch.nodes.items():
+                props = {p for row in rows.values() for p in row}
+                self._ensure_columns(label, props)
+            if large:
+                self._write_copying(batch, summary)
+            else:
+                self._execute("BEGIN TRANSACTION")
+                try:
+                    self._write_merging(batch, summary)
+                    self._execute("COMMIT")
+                except BaseException:
+                    self._rollback()
+                    raise
+        return summary
+
+    def _write_merging(self, batch: GraphBatch, summary: WriteSummary) -> None:
+        for label in batch.nodes:
+            rows = batch.node_rows(label)
+            summary.created[label] = set(r[schema.node(label).key] for r in rows) - self.existing_keys(
+                label, (r[schema.node(label).key] for r in rows))
+            self._merge_nodes(label, rows)
+            summary.nodes[label] = len(rows)
+        for label in batch.stubs:
+            self._create_stubs(label, batch.stub_keys(label))
+        for group in batch.rels:
+            rows = batch.rel_rows(group)
+            self._merge_rels(group, rows)
+            summary.relationships[group[0]] = summary.relationships.get(group[0], 0) + len(rows)
+
+    def _write_copying(self, batch: GraphBatch, summary: WriteSummary) -> None:
+        for label in batch.nodes:
+            node_type = schema.node(label)
+            rows = batch.node_rows(label)
+            existing = self.existing_keys(label, (r[node_type.key] for r in rows))
+            new_rows = [r for r in rows if r[node_type.key] not in existing]
+            if new_rows:
+                columns = sorted({p for r in new_rows for p in r} | {"stub"})
+                table = self._arrow(label, [{**r, "stub": False} for r in new_rows], columns)
+                self._execute(f"COPY {quote(label)}({', '.join(quote(c) for c in columns)}) FROM $t",
+                              {"t": table})
+            self._merge_nodes(label, [r for r in rows if r[node_type.key] in existing])
+            summary.created[label] = {r[node_type.key] for r in new_rows}
+            summary.nodes[label] = len(rows)
+        for label in batch.stubs:
+            self._create_stubs(label, batch.stub_keys(label))
+        for group in batch.rels:
+            rows = batch.rel_rows(group)
+            new_rows, old_rows = self._split_existing_rels(group, rows)
+            if new_rows:
+                option = (f" (from='{group[1]}', to='{group[2]}')"
+                          if len(schema.rel(group[0]).pairs) > 1 else "")
+                self._execute(f"COPY {quote(group[0])} FROM $t{option}", {"t": self._rel_table(group, new_rows)})
+            self._merge_rels(group, old_rows)
+            summary.relationships[group[0]] = summary.relationships.get(group[0], 0) + len(rows)
+
+    def _rollback(self) -> None:
+        """Roll back after a failure; the engine may already have done so itself."""
+        try:
+            self._conn.execute("ROLLBACK")
+        except RuntimeError:
+            pass
+
+    def _merge_nodes(self, label: str, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        key = schema.node(label).key
+        columns = sorted({p for r in rows for p in r} - {key})
+        sets = [f"__n.{quote(c)} = coalesce({quote('c_' + c)}, __n.{quote(c)})" for c in columns]
+        sets.append("__n.stub = false")
+        table = self._arrow(label, rows, [key, *columns], prefix="c_")
+        self._execute(f"LOAD FROM $t MERGE (__n:{quote(label)} {{{quote(key)}: {quote('c_' + key)}}}) "
+                      f"SET {', '.join(sets)}", {"t": table})
+
+    def _create_stubs(self, label: str, keys: list[Any]) -> None:
+        if not keys:
+            return
+        node_type = schema.node(label)
+        missing = sorted(set(keys) - self.existing_keys(label, keys))
+        if missing:
+            table = pa.Table.from_arrays(
+                [self._column(missing, node_type.props[node_type.key]), pa.array([True] * len(missing))],
+                names=[node_type.key, "stub"])
+            columns = f"{quote(node_type.key)}, stub"
+            self._execute(f"COPY {quote(label)}({columns}) FROM $t", {"t": table})
+
+    def _split_existing_rels(self, group: RelGroup, rows: list[dict[str, Any]]
+                             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        rel_type = schema.rel(group[0])
+        a_key, b_key = schema.node(group[1]).key, schema.node(group[2]).key
+        ident = "".join(f", __e.{quote(p)}" for p in rel_type.identity)
+        sources = sorted({r["from"] for r in rows})
+        existing: set[tuple] = set()
+        for start in range(0, len(sources), KEY_CHUNK):
+            result = self._execute(
+                f"UNWIND $keys AS k MATCH (__a:{quote(group[1])} {{{quote(a_key)}: k}})"
+                f"-[__e:{quote(group[0])}]->(__b:{quote(group[2])}) "
+                f"RETURN __a.{quote(a_key)}, __b.{quote(b_key)}{ident}",
+                {"keys": sources[start:start + KEY_CHUNK]})
+            existing.update(tuple(row) for row in result.get_all())
+
+        def identity(r: dict[str, Any]) -> tuple:
+            return (r["from"], r["to"], *(r.get(p) for p in rel_type.identity))
+
+        new = [r for r in rows if identity(r) not in existing]
+        old = [r for r in rows if identity(r) in existing and len(r) > 2 + len(rel_type.identity)]
+        return new, old
+
+    def _merge_rels(self, group: RelGroup, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        rel_type = schema.rel(group[0])
+        a, b = schema.node(group[1]), schema.node(group[2])
+        identity = ", ".join(f"{quote(p)}: {quote('c_' + p)}" for p in rel_type.identity)
+        others = [p for p in rel_type.props if p not in rel_type.identity]
+        sets = ", ".join(f"__e.{quote(p)} = coalesce({quote('c_' + p)}, __e.{quote(p)})" for p in others)
+        self._execute(
+            f"LOAD FROM $t MATCH (__a:{quote(a.label)} {{{quote(a.key)}: c__from}}) "
+            f"MATCH (__b:{quote(b.label)} {{{quote(b.key)}: c__to}}) "
+            f"MERGE (__a)-[__e:{quote(rel_type.type)}{' {' + identity + '}' if identity else ''}]->(__b)"
+            + (f" SET {sets}" if sets else ""),
+            {"t": self._rel_table(group, rows)})
+
+    def _rel_table(self, group: RelGroup, rows: list[dict[str, Any]]) -> pa.Table:
+        """Endpoints first (COPY reads them by position), then every property of the type."""
+        rel_type = schema.rel(group[0])
+        a, b = schema.node(group[1]), schema.node(group[2])
+        arrays = [self._column(rows_of(rows, "from"), a.props[a.key]),
+                  self._column(rows_of(rows, "to"), b.props[b.key])]
+        arrays += [self._column(rows_of(rows, p), t) for p, t in rel_type.props.items()]
+        return pa.Table.from_arrays(arrays, names=["c__from", "c__to", *("c_" + p for p in rel_type.props)])
+
+    def _arrow(self, label: str, rows: list[dict[str, Any]], columns: list[str], prefix: str = "") -> pa.Table:
+        arrays = [self._column([r.get(c) for r in rows], schema.property_type(label, c)) for c in columns]
+        return pa.Table.from_arrays(arrays, names=[prefix + c for c in columns])
+
+    @staticmethod
+    def _column(values: list[Any], type_: str) -> pa.Array:
+        return pa.array(values, type=ARROW_TYPES[type_])
+
+    # --- reading --------------------------------------------------------------------------------
+    def query(self, cypher: str, params: dict[str, Any] | None = None, *, write: bool = False,
+              timeout_s: float | None = None) -> QueryResult:
+        if write and self.read_only:
+            raise ReadOnlyError("the graph is open read-only; pass --write to change it")
+        with self._lock:
+            if timeout_s:
+                self._conn.set_query_timeout(int(timeout_s * 1000))
+            guarded = not write and not self.read_only
+            try:
+                if guarded:  # a writable store still refuses writes on the read path
+                    self._execute("BEGIN TRANSACTION READ ONLY")
+                result = self._execute(cypher, params or {})
+                if isinstance(result, list):
+                    result = result[-1]
+                columns = result.get_column_names()
+                rows = [[_value(v) for v in row] for row in result.get_all()]
+            finally:
+                if guarded:
+                    self._execute("COMMIT")
+                if timeout_s:
+                    self._conn.set_query_timeout(0)
+        return QueryResult(columns, rows)
+
+    def count_nodes(self, label: str) -> int:
+        return int(self.query(f"MATCH (n:{quote(label)}) RETURN count(*)").scalar() or 0)
+
+    def count_rels(self, rel_type: str) -> int:
+        return int(self.query(f"MATCH ()-[r:{quote(rel_type)}]->() RETURN count(*)").scalar() or 0)
+
+    def _execute(self, cypher: str, params: dict[str, Any] | None = None) -> Any:
+        if self._conn is None:
+            raise StoreError("the graph is closed")
+        try:
+            return self._conn.execute(cypher, params or {})
+        except RuntimeError as exc:
+            message = _first_line(exc)
+            if "read-only" in message or "READ ONLY" in message or "read only" in message:
+                raise ReadOnlyError(f"refused: the graph is read-only here ({message})") from None
+            if "interrupted" in message.lower() or "timeout" in message.lower():
+                raise QueryError(f"query stopped by the time limit: {message}") from None
+            raise QueryError(message) from None
+
+
+def rows_of(rows: list[dict[str, Any]], prop: str) -> list[Any]:
+    return [r.get(prop) for r in rows]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _value(value: Any) -> Any:
+    """Engine values to the shape both stores return: nodes and relationships as dicts."""
+    if isinstance(value, dict):
+        if "_LABEL" in value and "_ID" in value:
+            ident = value["_ID"]
+            out = {k: plain(v) for k, v in value.items() if not k.startswith("_") and v is not None}
+            if "_SRC" in value:
+                out.update(_type=value["_LABEL"], _id=_ident(ident), _start=_ident(value["_SRC"]),
+                           _end=_ident(value["_DST"]))
+            else:
+                out.update(_label=value["_LABEL"], _id=_ident(ident))
+            return out
+        if "_nodes" in value and "_rels" in value:
+            return {"nodes": [_value(n) for n in value["_nodes"]], "relationships": [_value(r) for r in value["_rels"]]}
+        return {k: _value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_value(v) for v in value]
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return plain(value)
+
+
+def _ident(ident: Any) -> str:
+    return f"{ident['table']}:{ident['offset']}" if isinstance(ident, dict) else str(ident)

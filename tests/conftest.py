@@ -1,0 +1,81 @@
+"""Fixtures shared by the whole suite.
+
+`store` is parametrized over both engines: every store test runs on the embedded engine and on Neo4j.
+Neo4j comes from NEO4J_URI (started by `.ci/neo4j-start`); without it the Neo4j half skips with one
+line, except in CI (CI=true), where a missing Neo4j is a failure. Tests that need ../shared (the
+corpus, the DocBook files) skip with a reason when it is absent, as it is in a user's clone.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from dicom_graph.model.store import GraphStore, open_store
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("DICOM_GRAPH_SHARED", REPO.parent / "shared"))
+ENGINES = ["embedded", "neo4j"]
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared, or a skip when the clone has none (a user's clone)."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs {path} (../shared is only in the project's CI and workspaces)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    return shared_path("corpus")
+
+
+def neo4j_uri() -> str | None:
+    uri = os.environ.get("NEO4J_URI")
+    if not uri:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but NEO4J_URI is not set: .ci/run must start Neo4j (.ci/neo4j-start)")
+        pytest.skip("Neo4j tests need NEO4J_URI (start one with .ci/neo4j-start)")
+    return uri
+
+
+def clear_neo4j(store: GraphStore) -> None:
+    """Empty the shared Neo4j database between tests (constraints stay: they are the schema)."""
+    while store.query("MATCH (n) WITH n LIMIT 20000 DETACH DELETE n RETURN count(*) AS n",
+                      write=True).scalar():
+        pass
+
+
+def make_store(engine: str, tmp_path: Path) -> GraphStore:
+    if engine == "embedded":
+        return open_store(db=str(tmp_path / f"graph-{uuid.uuid4().hex[:8]}.db"), read_only=False, create=True)
+    store = open_store(neo4j=neo4j_uri(), read_only=False, create=True)
+    clear_neo4j(store)
+    return store
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def store(engine: str, tmp_path: Path) -> Iterator[GraphStore]:
+    """A fresh, empty, writable store with the schema, on each engine."""
+    s = make_store(engine, tmp_path)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def reader_for(store: GraphStore) -> GraphStore:
+    """A second, read-only handle on the same graph (what `query` and the dashboard use)."""
+    if store.dialect == "embedded":
+        return open_store(db=store.describe(), read_only=True)
+    return open_store(neo4j=neo4j_uri(), read_only=True)

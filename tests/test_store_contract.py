@@ -1,0 +1,176 @@
+"""The store contract: every test runs on the embedded engine and on Neo4j, with the same assertions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from dicom_graph.model import schema
+from dicom_graph.model.batch import GraphBatch
+from dicom_graph.model.store import QueryError, ReadOnlyError
+
+from .conftest import reader_for
+
+
+def patient_batch() -> GraphBatch:
+    batch = GraphBatch()
+    batch.add_node("Patient", {"key": "P1", "PatientID": "P1", "PatientName": "Doe^Jane"})
+    batch.add_node("Study", {"StudyInstanceUID": "1.2.3", "StudyDate": "20240131"})
+    batch.add_node("Series", {"SeriesInstanceUID": "1.2.3.4", "Modality": "CT", "SeriesNumber": "3"})
+    batch.add_node("Instance", {"SOPInstanceUID": "1.2.3.4.5", "SOPClassUID": "1.2.840.10008.5.1.4.1.1.2",
+                                "Rows": 512, "SliceThickness": "2.5", "ImageType": ["ORIGINAL", "PRIMARY"]})
+    batch.add_rel("HAS_STUDY", "Patient", "P1", "Study", "1.2.3")
+    batch.add_rel("HAS_SERIES", "Study", "1.2.3", "Series", "1.2.3.4")
+    batch.add_rel("HAS_INSTANCE", "Series", "1.2.3.4", "Instance", "1.2.3.4.5")
+    batch.add_rel("INSTANCE_OF", "Instance", "1.2.3.4.5", "SOPClass", "1.2.840.10008.5.1.4.1.1.2")
+    return batch
+
+
+def test_schema_creation_lists_every_label_and_type(store):
+    counts = store.stats()
+    assert set(counts["nodes"]) | set(counts["bookkeeping"]) == set(schema.NODES)
+    assert set(counts["relationships"]) == set(schema.RELS)
+    assert all(v == 0 for section in counts.values() for v in section.values())
+    store.ensure_schema()  # idempotent
+    assert store.stats() == counts
+
+
+def test_upsert_is_idempotent(store):
+    first = store.write(patient_batch())
+    assert first.created["Instance"] == {"1.2.3.4.5"}
+    after_one = store.stats()
+    second = store.write(patient_batch())
+    assert second.created["Instance"] == set()
+    assert store.stats() == after_one
+    assert after_one["nodes"]["Patient"] == 1 and after_one["relationships"]["HAS_INSTANCE"] == 1
+    # the SOP class is known only from the pointer: a stub
+    assert store.query("MATCH (c:SOPClass) RETURN c.stub AS stub").records() == [{"stub": True}]
+
+
+def test_relationship_upsert_keeps_edges_distinct_by_identity(store):
+    batch = GraphBatch()
+    for via in ("ReferencedSeriesSequence>ReferencedInstanceSequence", "SourceImageSequence"):
+        batch.add_rel("REFERENCES", "Instance", "seg", "Instance", "ct", {"via": via})
+    batch.add_rel("REFERENCES", "Instance", "seg", "Series", "ser", {"via": "ReferencedSeriesSequence"})
+    store.write(batch)
+    store.write(batch)
+    rows = store.query("MATCH (:Instance {SOPInstanceUID: 'seg'})-[r:REFERENCES]->(t) "
+                       "RETURN r.via AS via ORDER BY via").column("via")
+    assert rows == ["ReferencedSeriesSequence", "ReferencedSeriesSequence>ReferencedInstanceSequence",
+                    "SourceImageSequence"]
+    # a property update on an existing edge
+    update = GraphBatch()
+    update.add_rel("REFERENCES", "Instance", "seg", "Instance", "ct",
+                   {"via": "SourceImageSequence", "outcome": "committed"})
+    store.write(update)
+    assert store.query("MATCH ()-[r:REFERENCES {via: 'SourceImageSequence'}]->() RETURN r.outcome").scalar() \
+        == "committed"
+    assert store.count_rels("REFERENCES") == 3
+
+
+def test_stub_is_completed_by_a_later_write_and_never_overwrites(store):
+    pointer = GraphBatch()
+    pointer.add_rel("REFERENCES", "Instance", "sr", "Instance", "img", {"via": "ContentSequence"})
+    store.write(pointer)
+    assert store.query("MATCH (i:Instance {SOPInstanceUID: 'img'}) RETURN i.stub").scalar() is True
+    real = GraphBatch()
+    real.add_node("Instance", {"SOPInstanceUID": "img", "Modality": "MR"})
+    store.write(real)
+    store.write(pointer)  # the pointer arrives again: the real node stays real
+    assert store.query("MATCH (i:Instance {SOPInstanceUID: 'img'}) RETURN i.stub AS stub, i.Modality AS m"
+                       ).records() == [{"stub": False, "m": "MR"}]
+
+
+def test_typed_properties_round_trip(store):
+    store.write(patient_batch())
+    row = store.query(
+        "MATCH (p:Patient)-[:HAS_STUDY]->(s:Study)-[:HAS_SERIES]->(se:Series)-[:HAS_INSTANCE]->(i:Instance) "
+        "RETURN s.StudyDate AS date, se.SeriesNumber AS number, i.Rows AS rows, i.SliceThickness AS thick, "
+        "i.ImageType AS types").records()[0]
+    assert row == {"date": dt.date(2024, 1, 31), "number": 3, "rows": 512, "thick": 2.5,
+                   "types": ["ORIGINAL", "PRIMARY"]}
+    assert type(row["number"]) is int and type(row["thick"]) is float
+    # dates compare as dates on both engines
+    assert store.query("MATCH (s:Study) WHERE s.StudyDate >= date('2024-01-01') RETURN count(s)").scalar() == 1
+
+
+def test_property_first_seen_late(store):
+    store.write(patient_batch())
+    late = GraphBatch()
+    late.add_node("Instance", {"SOPInstanceUID": "1.2.3.4.6", "EchoTime": "4.2", "PixelSpacing": ["0.5", "0.5"],
+                               "AcquisitionDateTime": "20240131101010"})
+    store.write(late)
+    rows = store.query("MATCH (i:Instance) RETURN i.SOPInstanceUID AS uid, i.EchoTime AS te, "
+                       "i.PixelSpacing AS ps ORDER BY uid").records()
+    assert rows == [{"uid": "1.2.3.4.5", "te": None, "ps": None},
+                    {"uid": "1.2.3.4.6", "te": 4.2, "ps": [0.5, 0.5]}]
+
+
+def test_read_only_refuses_writes(store):
+    store.write(patient_batch())
+    with pytest.raises(ReadOnlyError):
+        store.query("CREATE (p:Patient {key: 'evil', PatientID: 'evil'})")  # the read path of a writer
+    reader = reader_for(store)
+    try:
+        with pytest.raises(ReadOnlyError):
+            reader.query("MATCH (p:Patient) SET p.PatientName = 'x'")
+        with pytest.raises(ReadOnlyError):
+            reader.write(patient_batch())
+        assert reader.count_nodes("Patient") == 1
+    finally:
+        reader.close()
+    assert store.query("MATCH (p:Patient) RETURN p.PatientName").scalar() == "Doe^Jane"
+
+
+def test_bad_cypher_is_a_query_error(store):
+    with pytest.raises(QueryError):
+        store.query("MATCH (n:Patient RETURN n")
+
+
+def test_stats_counts_labels_and_types(store):
+    store.write(patient_batch())
+    counts = store.stats()
+    assert {k: v for k, v in counts["nodes"].items() if v} == {
+        "Patient": 1, "Study": 1, "Series": 1, "Instance": 1, "SOPClass": 1}
+    assert {k: v for k, v in counts["relationships"].items() if v} == {
+        "HAS_STUDY": 1, "HAS_SERIES": 1, "HAS_INSTANCE": 1, "INSTANCE_OF": 1}
+
+
+@pytest.mark.parametrize("name", ["山田^太郎=ヤマダ^タロウ", "Παπαδόπουλος^Γιώργος", "محمد^أحمد"])
+def test_unicode_person_names(store, name):
+    batch = GraphBatch()
+    batch.add_node("Patient", {"key": name, "PatientID": name, "PatientName": name})
+    store.write(batch)
+    assert store.query("MATCH (p:Patient {key: $k}) RETURN p.PatientName", {"k": name}).scalar() == name
+
+
+def test_large_batch_of_100k_rows(store):
+    batch = GraphBatch()
+    for i in range(50_000):
+        batch.add_node("Instance", {"SOPInstanceUID": f"2.25.{i}", "InstanceNumber": i, "Modality": "CT"})
+        batch.add_rel("HAS_INSTANCE", "Series", "2.25.series", "Instance", f"2.25.{i}")
+    assert batch.row_count() >= 100_000
+    store.write(batch)
+    store.write(batch)
+    assert store.count_nodes("Instance") == 50_000
+    assert store.count_rels("HAS_INSTANCE") == 50_000
+    assert store.query("MATCH (i:Instance) RETURN sum(i.InstanceNumber)").scalar() == sum(range(50_000))
+
+
+def test_reader_in_another_process_while_writing(store, tmp_path):
+    """A separate read-only process sees committed data while this process holds the writer."""
+    store.write(patient_batch())
+    target = (f"db={store.describe()!r}" if store.dialect == "embedded"
+              else f"neo4j={store.uri!r}")  # type: ignore[attr-defined]
+    script = textwrap.dedent(f"""
+        from dicom_graph.model.store import open_store
+        with open_store({target}) as reader:
+            print(reader.count_nodes('Instance'))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1"
