@@ -52,4 +52,4 @@ def all_queries() -> dict[str, NamedQuery]:
 
 def _load_all() -> None:
     # imported for their registrations; each module owns one domain's queries
-    from . import data, network, standard  # noqa: F401
+    from . import data, network, overview, standard  # noqa: F401

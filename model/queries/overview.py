@@ -1,0 +1,5 @@
+"""Named queries: the overview, pointers and the analysts' example library."""
+
+from . import NamedQuery, register
+
+register()
