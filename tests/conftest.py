@@ -79,3 +79,39 @@ def reader_for(store: GraphStore) -> GraphStore:
     if store.dialect == "embedded":
         return open_store(db=store.describe(), read_only=True)
     return open_store(neo4j=neo4j_uri(), read_only=True)
+
+
+# --- reporting: which engines ran, and how many tests each -----------------------------------------
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    import ladybug
+
+    lines = [f"embedded engine: ladybug {ladybug.__version__}"]
+    uri = os.environ.get("NEO4J_URI")
+    if not uri:
+        return lines + ["neo4j: NEO4J_URI not set (Neo4j tests skip)"]
+    try:
+        with open_store(neo4j=uri) as s:
+            row = s.query("CALL dbms.components() YIELD name, versions, edition "
+                          "RETURN name, versions[0] AS version, edition").records()[0]
+        lines.append(f"neo4j: {row['name']} {row['version']} ({row['edition']}) at {uri}")
+    except Exception as exc:  # reported, and the tests themselves will fail or skip
+        lines.append(f"neo4j: {uri} unreachable: {exc}")
+    return lines
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    counts: dict[str, dict[str, int]] = {e: {} for e in ENGINES}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(report, "nodeid", "")
+            if getattr(report, "when", "call") not in ("call", "setup") or (
+                    outcome == "passed" and report.when != "call"):
+                continue
+            for engine in ENGINES:
+                if f"[{engine}" in nodeid or f"-{engine}]" in nodeid or f"-{engine}-" in nodeid:
+                    counts[engine][outcome] = counts[engine].get(outcome, 0) + 1
+    terminalreporter.section("tests per engine")
+    for engine, by_outcome in counts.items():
+        parts = ", ".join(f"{n} {k}" for k, n in sorted(by_outcome.items())) or "none"
+        terminalreporter.write_line(f"{engine}: {parts}")
