@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any, Iterable
 
 import neo4j
-from neo4j import GraphDatabase, Query
+from neo4j import GraphDatabase
 from neo4j import exceptions as nx
 from neo4j import graph as ng
 from neo4j import time as nt
@@ -111,8 +111,9 @@ class Neo4jStore(GraphStore):
         if write and self.read_only:
             raise ReadOnlyError("the store is open read-only; pass --write to change it")
 
+        @neo4j.unit_of_work(timeout=timeout_s)
         def work(tx: neo4j.ManagedTransaction) -> QueryResult:
-            result = tx.run(Query(cypher, timeout=timeout_s), params or {})
+            result = tx.run(cypher, params or {})
             columns = list(result.keys())
             return QueryResult(columns, [[_value(v) for v in record.values()] for record in result])
 
