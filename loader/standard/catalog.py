@@ -1,0 +1,143 @@
+"""StandardCatalog: the DICOM Information Model as plain data, ready to become one GraphBatch.
+
+Node rows are dicts of schema properties (each with its `source`); relationships are keyed maps.
+Builders: packages.build_offline_catalog() (installed packages + curated tables) and
+docbook.apply_docbook() (NEMA DocBook parts, overriding what they define).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from ...model.batch import GraphBatch
+from . import curated
+
+# label -> catalog attribute holding its rows (key -> props)
+NODE_TABLES = {
+    "Attribute": "attributes",
+    "SOPClass": "sop_classes",
+    "TransferSyntax": "transfer_syntaxes",
+    "IOD": "iods",
+    "InformationEntity": "entities",
+    "Module": "modules",
+    "ServiceClass": "service_classes",
+    "DIMSEService": "dimse_services",
+}
+DEFINITION_LABELS = tuple(NODE_TABLES)
+
+
+@dataclass
+class StandardCatalog:
+    attributes: dict[str, dict[str, Any]] = field(default_factory=dict)  # tag -> props
+    sop_classes: dict[str, dict[str, Any]] = field(default_factory=dict)  # uid -> props
+    transfer_syntaxes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    iods: dict[str, dict[str, Any]] = field(default_factory=dict)  # slug -> props
+    entities: dict[str, dict[str, Any]] = field(default_factory=dict)
+    modules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    service_classes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dimse_services: dict[str, dict[str, Any]] = field(default_factory=dict)
+    defines: dict[str, str] = field(default_factory=dict)  # SOP class uid -> service class key
+    uses_iod: dict[str, str] = field(default_factory=dict)  # SOP class uid -> IOD key
+    has_entity: set[tuple[str, str]] = field(default_factory=set)  # (IOD key, IE key)
+    includes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (iod, module)
+    contains: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)  # (module, tag, path)
+    supports: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (uid, DIMSE name)
+    service_class_dimse: dict[str, set[str]] = field(default_factory=dict)  # pynetdicom: what the SCP handles
+    sources: dict[str, str] = field(default_factory=dict)  # domain -> where it came from
+    keyword_tags: dict[str, str] = field(default_factory=dict)  # keyword -> tag (for module tables)
+
+    # --- building helpers ---------------------------------------------------------------------------
+    def add_entity(self, name: str, source: str) -> str:
+        key = curated.slugify(name)
+        self.entities.setdefault(key, {"key": key, "name": name, "source": source})
+        return key
+
+    def add_module(self, key: str, name: str | None, source: str, section: str | None = None) -> str:
+        row = self.modules.get(key)
+        if row is None:
+            row = self.modules[key] = {"key": key, "name": name or curated.display_name("Module", key),
+                                       "source": source}
+        if section:
+            row["section"] = section
+        return key
+
+    def include(self, iod: str, module: str, usage: str, ie: str, source: str,
+                condition: str | None = None) -> None:
+        ie_key = self.add_entity(ie, source)
+        self.has_entity.add((iod, ie_key))
+        self.includes[(iod, module)] = {"usage": usage, "ie": ie, "condition": condition or None}
+
+    def clear_module_contents(self, module: str) -> None:
+        for k in [k for k in self.contains if k[0] == module]:
+            del self.contains[k]
+
+    def clear_iod(self, iod: str) -> None:
+        for k in [k for k in self.includes if k[0] == iod]:
+            del self.includes[k]
+        self.has_entity = {p for p in self.has_entity if p[0] != iod}
+
+    # --- reading ------------------------------------------------------------------------------------
+    def keys(self, label: str) -> set[str]:
+        return set(getattr(self, NODE_TABLES[label]))
+
+    def counts(self) -> dict[str, int]:
+        out = {label: len(getattr(self, attr)) for label, attr in NODE_TABLES.items()}
+        out.update({"DEFINES": len(self.defines), "USES_IOD": len(self.uses_iod),
+                    "HAS_ENTITY": len(self.has_entity), "INCLUDES": len(self.includes),
+                    "CONTAINS": len(self.contains), "SUPPORTS": len(self.supports)})
+        return out
+
+    def iod_kind_counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for row in self.iods.values():
+            out[row["kind"]] = out.get(row["kind"], 0) + 1
+        return out
+
+    def prune(self) -> None:
+        """Drop relationships whose endpoints the catalog does not define (after partial overrides)."""
+        self.defines = {u: s for u, s in self.defines.items()
+                        if u in self.sop_classes and s in self.service_classes}
+        self.uses_iod = {u: i for u, i in self.uses_iod.items() if u in self.sop_classes and i in self.iods}
+        self.includes = {k: v for k, v in self.includes.items() if k[0] in self.iods and k[1] in self.modules}
+        self.has_entity = {p for p in self.has_entity if p[0] in self.iods and p[1] in self.entities}
+        self.contains = {k: v for k, v in self.contains.items()
+                         if k[0] in self.modules and k[1] in self.attributes}
+        self.supports = {k: v for k, v in self.supports.items()
+                         if k[0] in self.sop_classes and k[1] in self.dimse_services}
+
+    # --- to the graph -------------------------------------------------------------------------------
+    def batches(self, max_rows: int = 20000) -> Iterator[GraphBatch]:
+        """The whole catalog as GraphBatches: nodes first, then relationships, in slices."""
+        batch = GraphBatch()
+
+        def full() -> bool:
+            return batch.row_count() >= max_rows
+
+        for label, attr in NODE_TABLES.items():
+            for props in getattr(self, attr).values():
+                batch.add_node(label, props)
+                if full():
+                    yield batch
+                    batch = GraphBatch()
+        rels: list[tuple] = []
+        rels += [("DEFINES", "ServiceClass", s, "SOPClass", u, None) for u, s in sorted(self.defines.items())]
+        rels += [("USES_IOD", "SOPClass", u, "IOD", i, None) for u, i in sorted(self.uses_iod.items())]
+        rels += [("HAS_ENTITY", "IOD", i, "InformationEntity", e, None) for i, e in sorted(self.has_entity)]
+        rels += [("INCLUDES", "IOD", i, "Module", m, p) for (i, m), p in sorted(self.includes.items())]
+        rels += [("SUPPORTS", "SOPClass", u, "DIMSEService", d, p) for (u, d), p in sorted(self.supports.items())]
+        rels += [("CONTAINS", "Module", m, "Attribute", t, {"path": path, **p})
+                 for (m, t, path), p in sorted(self.contains.items())]
+        for rel_type, fl, fk, tl, tk, props in rels:
+            batch.add_rel(rel_type, fl, fk, tl, tk, props)
+            if full():
+                yield batch
+                batch = GraphBatch()
+        if batch:
+            yield batch
+
+    def to_batch(self) -> GraphBatch:
+        out = GraphBatch()
+        for b in self.batches(max_rows=10 ** 9):
+            out.merge(b)
+        return out
