@@ -137,6 +137,11 @@ NODE_TYPES: tuple[NodeType, ...] = (
                                   "instances_new": INT64, "instances_updated": INT64, "elapsed_s": DOUBLE,
                                   "files_per_s": DOUBLE, "report_path": STRING, "workers": INT64,
                                   "pseudonymized": BOOL}, bookkeeping=True),
+    # one row per file an ingest has seen (key: absolute path): what --resume skips, written only after
+    # the batch holding the file's instances committed
+    NodeType("SourceFile", "key", {"key": STRING, "size": INT64, "mtime_ns": INT64, "status": STRING,
+                                   "reason": STRING, "error_class": STRING, "run": STRING,
+                                   "sop_instance_uids": STRING_LIST}, bookkeeping=True),
 )
 
 REL_TYPES: tuple[RelType, ...] = (

@@ -174,3 +174,22 @@ def test_reader_in_another_process_while_writing(store, tmp_path):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1"
+
+
+def test_new_node_and_new_stub_in_one_small_batch_keep_their_edges(store):
+    """Regression (ladybug 0.22): COPY inside a transaction, then MERGE, corrupted the primary-key
+    index and hung the batch's edges on the wrong node. Small batches now never COPY."""
+    first = GraphBatch()
+    first.add_node("Instance", {"SOPInstanceUID": "A"})
+    store.write(first)
+    batch = GraphBatch()
+    batch.add_node("Instance", {"SOPInstanceUID": "T1"})
+    batch.add_stub("Instance", "Y0")
+    for target in ("A", "B", "Y1"):
+        batch.add_rel("REFERENCES", "Instance", "T1", "Instance", target, {"via": "ReferencedSOPSequence"})
+    store.write(batch)
+    rows = store.query("MATCH (a:Instance)-[:REFERENCES]->(b:Instance) "
+                       "RETURN a.SOPInstanceUID AS src, b.SOPInstanceUID AS dst ORDER BY src, dst").rows
+    assert rows == [["T1", "A"], ["T1", "B"], ["T1", "Y1"]]
+    assert store.query("MATCH (i:Instance) WHERE i.stub RETURN i.SOPInstanceUID ORDER BY i.SOPInstanceUID"
+                       ).column("i.SOPInstanceUID") == ["B", "Y0", "Y1"]

@@ -1,5 +1,200 @@
-"""Named queries: network."""
+"""Named queries: the network (what `dicom-graph listen` records).
+
+The listener records every association (PS3.3 section 6.6 / PS3.7 section D.3):
+
+    (:ApplicationEntity)-[:CALLING]->(:Association)-[:CALLED]->(:ApplicationEntity)
+    (:Association)-[:PROPOSED {context_id, offered, transfer_syntax, result, accepted, role}]->(:SOPClass)
+
+and the normalized instances it receives (MPPS, Storage Commitment, Instance Availability Notification) as
+Instance nodes of their SOP class whose pointers are REFERENCES edges (a Storage Commitment's edges carry
+`outcome` 'committed' / 'failed' and `failure_reason`).
+
+The `network_*` queries are read by the dashboard's Network page; `listener_*` are the listener's own
+look-ups (the one writer's reads and its one correction). Every query here runs unchanged on both engines
+and uses only properties the schema declares, so it answers (with no rows) on a graph that has never
+seen a network message. Optional filters use the empty string as "no filter" (the embedded engine cannot
+type a null parameter); `GraphStore.run` does not fill in defaults, so pass every parameter listed in a
+query's `params` (the CLI `query NAME` does fill them in).
+"""
 
 from . import NamedQuery, register
 
-register()
+MPPS_SOP_CLASS = "1.2.840.10008.3.1.2.3.3"
+STORAGE_COMMITMENT_SOP_CLASS = "1.2.840.10008.1.20.1"
+IAN_SOP_CLASS = "1.2.840.10008.5.1.4.33"
+
+register(
+    NamedQuery(
+        name="network_application_entities",
+        title="Application entities seen on the network",
+        description=(
+            "One row per ApplicationEntity. Columns: ae_title; address (IP or host name); port (the AE's "
+            "listening port when known, empty for a caller's ephemeral port); key (ae_title@address, or "
+            "ae_title@host:port for the listener itself); calling (associations it requested); called "
+            "(associations it was asked to accept); rejected (of those it requested, how many were "
+            "rejected); last_seen (start of its latest association)."),
+        cypher=(
+            "MATCH (ae:ApplicationEntity) "
+            "OPTIONAL MATCH (ae)-[:CALLING]->(out:Association) "
+            "WITH ae, count(out) AS calling, "
+            "sum(CASE WHEN out.result = 'rejected' THEN 1 ELSE 0 END) AS rejected, "
+            "max(out.started_at) AS last_out "
+            "OPTIONAL MATCH (inc:Association)-[:CALLED]->(ae) "
+            "WITH ae, calling, rejected, last_out, count(inc) AS called, max(inc.started_at) AS last_in "
+            "RETURN ae.ae_title AS ae_title, ae.address AS address, ae.port AS port, ae.key AS key, "
+            "calling, called, rejected, "
+            "CASE WHEN last_in IS NULL OR (last_out IS NOT NULL AND last_out > last_in) THEN last_out "
+            "ELSE last_in END AS last_seen "
+            "ORDER BY ae_title, address, key"),
+        example=True,
+    ),
+    NamedQuery(
+        name="network_associations",
+        title="Associations over time",
+        description=(
+            "One row per Association, newest first, at most $limit; $ae ('' for all) keeps those whose "
+            "calling or called AE title is $ae. Columns: association (its key); started_at; ended_at "
+            "(UTC, naive); calling_ae; calling_address; called_ae; result ('accepted' or 'rejected'); "
+            "reason (why it was rejected, e.g. 'rejected-permanent by service-user: calling AE title not "
+            "recognised'; for an accepted one that did not end with a release: 'aborted' or "
+            "'connection closed'); messages (DIMSE requests served); max_pdu (the peer's maximum PDU "
+            "length); implementation_uid / implementation_version (the peer's); contexts (presentation "
+            "contexts proposed); accepted_contexts."),
+        params={"limit": 200, "ae": ""},
+        cypher=(
+            "MATCH (caller:ApplicationEntity)-[:CALLING]->(a:Association) "
+            "WHERE $ae = '' OR a.calling_ae = $ae OR a.called_ae = $ae "
+            "OPTIONAL MATCH (a)-[p:PROPOSED]->(:SOPClass) "
+            "WITH a, caller, count(p) AS contexts, "
+            "sum(CASE WHEN p.accepted THEN 1 ELSE 0 END) AS accepted_contexts "
+            "RETURN a.key AS association, a.started_at AS started_at, a.ended_at AS ended_at, "
+            "a.calling_ae AS calling_ae, caller.address AS calling_address, a.called_ae AS called_ae, "
+            "a.result AS result, a.reason AS reason, a.messages AS messages, a.max_pdu AS max_pdu, "
+            "a.implementation_uid AS implementation_uid, "
+            "a.implementation_version AS implementation_version, contexts, accepted_contexts "
+            "ORDER BY started_at DESC, association LIMIT $limit"),
+        example=True,
+    ),
+    NamedQuery(
+        name="network_contexts",
+        title="Negotiated presentation contexts: SOP classes, transfer syntaxes, roles",
+        description=(
+            "One row per proposed presentation context (PROPOSED edge), newest association first; "
+            "$association ('' for all) keeps one association's. Columns: association; started_at; "
+            "calling_ae; called_ae; context_id; sop_class_uid; sop_class (name, when the standard is "
+            "loaded); offered (the transfer syntax UIDs the caller proposed); transfer_syntax (the one "
+            "accepted, empty when rejected); result ('accepted', 'user-rejected', 'no-reason', "
+            "'abstract-syntax-not-supported', 'transfer-syntaxes-not-supported', or 'not-negotiated' "
+            "when the association itself was rejected); accepted (true/false); role (the calling AE's "
+            "role for that SOP class: 'SCU', 'SCP' or 'SCU/SCP'; for a rejected context the role "
+            "proposed)."),
+        params={"association": "", "limit": 2000},
+        cypher=(
+            "MATCH (a:Association)-[p:PROPOSED]->(c:SOPClass) "
+            "WHERE $association = '' OR a.key = $association "
+            "RETURN a.key AS association, a.started_at AS started_at, a.calling_ae AS calling_ae, "
+            "a.called_ae AS called_ae, p.context_id AS context_id, c.uid AS sop_class_uid, "
+            "c.name AS sop_class, p.offered AS offered, p.transfer_syntax AS transfer_syntax, "
+            "p.result AS result, p.accepted AS accepted, p.role AS role "
+            "ORDER BY started_at DESC, association, context_id LIMIT $limit"),
+        example=True,
+    ),
+    NamedQuery(
+        name="network_negotiated",
+        title="SOP classes and transfer syntaxes agreed, per pair of AEs",
+        description=(
+            "The accepted contexts aggregated: one row per (calling_ae, called_ae, sop_class_uid, "
+            "sop_class, transfer_syntax, role) with associations (how many associations agreed on it) "
+            "and last_used (the latest such association's start)."),
+        cypher=(
+            "MATCH (a:Association)-[p:PROPOSED]->(c:SOPClass) WHERE p.accepted "
+            "RETURN a.calling_ae AS calling_ae, a.called_ae AS called_ae, c.uid AS sop_class_uid, "
+            "c.name AS sop_class, p.transfer_syntax AS transfer_syntax, p.role AS role, "
+            "count(DISTINCT a) AS associations, max(a.started_at) AS last_used "
+            "ORDER BY calling_ae, called_ae, sop_class_uid, transfer_syntax, role"),
+        example=True,
+    ),
+    NamedQuery(
+        name="network_mpps",
+        title="Modality Performed Procedure Steps",
+        description=(
+            "One row per MPPS instance (SOP class 1.2.840.10008.3.1.2.3.3), latest change first. "
+            "Columns: mpps_uid; status (PerformedProcedureStepStatus: IN PROGRESS, COMPLETED or "
+            "DISCONTINUED); patient_id; modality; updated_at (the last N-CREATE / N-SET, UTC); "
+            "images (REFERENCES edges to instances: the performed images); images_received (of those, "
+            "instances actually in the graph, not stubs); series (REFERENCES edges to series); "
+            "studies (REFERENCES edges to studies, e.g. from the scheduled step attributes)."),
+        cypher=(
+            f"MATCH (m:Instance) WHERE m.SOPClassUID = '{MPPS_SOP_CLASS}' AND coalesce(m.stub, false) = false "
+            "OPTIONAL MATCH (m)-[:REFERENCES]->(img:Instance) "
+            "WITH m, count(img) AS images, "
+            "sum(CASE WHEN img IS NOT NULL AND coalesce(img.stub, false) = false THEN 1 ELSE 0 END) "
+            "AS images_received "
+            "OPTIONAL MATCH (m)-[:REFERENCES]->(se:Series) "
+            "WITH m, images, images_received, count(DISTINCT se) AS series "
+            "OPTIONAL MATCH (m)-[:REFERENCES]->(st:Study) "
+            "RETURN m.SOPInstanceUID AS mpps_uid, m.PerformedProcedureStepStatus AS status, "
+            "m.PatientID AS patient_id, m.Modality AS modality, m.ingested_at AS updated_at, "
+            "images, images_received, series, count(DISTINCT st) AS studies "
+            "ORDER BY updated_at DESC, mpps_uid"),
+        example=True,
+    ),
+    NamedQuery(
+        name="network_commitments",
+        title="Storage commitment outcomes",
+        description=(
+            "One row per instance a Storage Commitment request (N-ACTION) covered, newest request "
+            "first. A request is an Instance of SOP class 1.2.840.10008.1.20.1 keyed by its "
+            "Transaction UID (the SOP Instance UID of the Push Model is the well-known "
+            "1.2.840.10008.1.20.1.1, so it cannot tell requests apart). Columns: transaction_uid; "
+            "requested_at (UTC); instance_uid; sop_class_uid (the instance's, from the graph; empty when it is not there); "
+            "outcome ('committed' or 'failed'); failure_reason (e.g. '0x0112 no such object "
+            "instance'; empty when committed); in_graph (the instance is in the graph now)."),
+        cypher=(
+            "MATCH (c:Instance)-[r:REFERENCES]->(t:Instance) "
+            f"WHERE c.SOPClassUID = '{STORAGE_COMMITMENT_SOP_CLASS}' "
+            "RETURN c.SOPInstanceUID AS transaction_uid, c.ingested_at AS requested_at, "
+            "t.SOPInstanceUID AS instance_uid, t.SOPClassUID AS sop_class_uid, r.outcome AS outcome, "
+            "r.failure_reason AS failure_reason, coalesce(t.stub, false) = false AS in_graph "
+            "ORDER BY requested_at DESC, transaction_uid, instance_uid"),
+        example=True,
+    ),
+    # --- the listener's own look-ups -------------------------------------------------------------
+    NamedQuery(
+        name="listener_instances",
+        title="Instances by UID, with their SOP class, stub flag and MPPS status",
+        description="For the listener: which of $uids are Instance nodes. Columns: uid, sop_class_uid, "
+                    "stub, status (PerformedProcedureStepStatus).",
+        params={"uids": []},
+        cypher=(
+            "UNWIND $uids AS u MATCH (i:Instance {SOPInstanceUID: u}) "
+            "RETURN i.SOPInstanceUID AS uid, i.SOPClassUID AS sop_class_uid, "
+            "coalesce(i.stub, false) AS stub, i.PerformedProcedureStepStatus AS status ORDER BY uid"),
+    ),
+    NamedQuery(
+        name="listener_study_patients",
+        title="A study's patient keys",
+        description="For the listener: Study.patient_keys of $study (accumulated across instances).",
+        params={"study": ""},
+        cypher="MATCH (s:Study {StudyInstanceUID: $study}) RETURN s.patient_keys AS patient_keys",
+    ),
+    NamedQuery(
+        name="listener_references",
+        title="An instance's REFERENCES edges to instances",
+        description="For the listener: (target, via) of $uid's REFERENCES to instances.",
+        params={"uid": ""},
+        cypher=(
+            "MATCH (m:Instance {SOPInstanceUID: $uid})-[r:REFERENCES]->(t:Instance) "
+            "RETURN t.SOPInstanceUID AS target, r.via AS via ORDER BY target, via"),
+    ),
+    NamedQuery(
+        name="listener_drop_reference",
+        title="Remove one REFERENCES edge (an N-SET replaced the sequence it came from)",
+        description="For the listener: deletes $uid -REFERENCES{via: $via}-> Instance $target.",
+        params={"uid": "", "target": "", "via": ""},
+        cypher=(
+            "MATCH (m:Instance {SOPInstanceUID: $uid})-[r:REFERENCES]->(t:Instance {SOPInstanceUID: $target}) "
+            "WHERE r.via = $via DELETE r"),
+        write=True,
+    ),
+)

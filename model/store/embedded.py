@@ -164,7 +164,7 @@ class EmbeddedStore(GraphStore):
             self._merge_nodes(label, rows)
             summary.nodes[label] = len(rows)
         for label in batch.stubs:
-            self._create_stubs(label, batch.stub_keys(label))
+            self._create_stubs(label, batch.stub_keys(label), copy=False)
         for group in batch.rels:
             rows = batch.rel_rows(group)
             self._merge_rels(group, rows)
@@ -185,7 +185,7 @@ class EmbeddedStore(GraphStore):
             summary.created[label] = {r[node_type.key] for r in new_rows}
             summary.nodes[label] = len(rows)
         for label in batch.stubs:
-            self._create_stubs(label, batch.stub_keys(label))
+            self._create_stubs(label, batch.stub_keys(label), copy=True)
         for group in batch.rels:
             rows = batch.rel_rows(group)
             new_rows, old_rows = self._split_existing_rels(group, rows)
@@ -214,17 +214,24 @@ class EmbeddedStore(GraphStore):
         self._execute(f"LOAD FROM $t MERGE (__n:{quote(label)} {{{quote(key)}: {quote('c_' + key)}}}) "
                       f"SET {', '.join(sets)}", {"t": table})
 
-    def _create_stubs(self, label: str, keys: list[Any]) -> None:
+    def _create_stubs(self, label: str, keys: list[Any], *, copy: bool) -> None:
+        """Create the missing ones as stubs. COPY is only for the large, non-transactional path:
+        inside an explicit transaction, COPY followed by MERGE corrupts the primary-key index
+        ("invalid local node offset", ladybug 0.22)."""
         if not keys:
             return
         node_type = schema.node(label)
         missing = sorted(set(keys) - self.existing_keys(label, keys))
-        if missing:
-            table = pa.Table.from_arrays(
-                [self._column(missing, node_type.props[node_type.key]), pa.array([True] * len(missing))],
-                names=[node_type.key, "stub"])
-            columns = f"{quote(node_type.key)}, stub"
-            self._execute(f"COPY {quote(label)}({columns}) FROM $t", {"t": table})
+        if not missing:
+            return
+        table = pa.Table.from_arrays([self._column(missing, node_type.props[node_type.key])],
+                                     names=["c_" + node_type.key])
+        if copy:
+            table = table.append_column("stub", pa.array([True] * len(missing)))
+            self._execute(f"COPY {quote(label)}({quote(node_type.key)}, stub) FROM $t", {"t": table})
+        else:
+            self._execute(f"LOAD FROM $t MERGE (__n:{quote(label)} {{{quote(node_type.key)}: "
+                          f"{quote('c_' + node_type.key)}}}) ON CREATE SET __n.stub = true", {"t": table})
 
     def _split_existing_rels(self, group: RelGroup, rows: list[dict[str, Any]]
                              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -297,9 +304,13 @@ class EmbeddedStore(GraphStore):
                     result = result[-1]
                 columns = result.get_column_names()
                 rows = [[_value(v) for v in row] for row in result.get_all()]
-            finally:
                 if guarded:
                     self._execute("COMMIT")
+            except BaseException:
+                if guarded:
+                    self._rollback()
+                raise
+            finally:
                 if timeout_s:
                     self._conn.set_query_timeout(0)
         return QueryResult(columns, rows)

@@ -1,0 +1,160 @@
+"""Where instances come from: walking paths, recognising what a file is, reading its headers.
+
+- `walk(paths)`: every regular file under each path, recursively, in a stable order, with size and mtime.
+- `sniff(head, name)`: what a file is from its first bytes: Part 10 ('DICM' at 128), a preamble-less
+  dataset (starts with a plausible group 0002 / 0008 element, little or big endian), a DICOM JSON
+  document (`.json` whose text starts with `{` or `[`), or not DICOM (with a reason; gzip, zip, PDF,
+  images, ICC profiles... are named). Non-DICOM files are rejected after reading 256 bytes.
+- `read_file(path)`: the datasets of one file (a DICOM JSON array gives several), headers only: reading
+  stops before Pixel Data, and values larger than DEFER_SIZE are not read at all (bulk data stays on
+  disk; a large sequence is read on demand because its pointers matter).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator
+
+import pydicom
+from pydicom.dataset import Dataset
+
+DEFER_SIZE = 16 * 1024
+HEAD_SIZE = 256
+
+
+class NotDicom(ValueError):
+    """The file is not DICOM (Part 10, dataset or DICOM JSON)."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str
+    size: int
+    mtime_ns: int
+
+
+def walk(paths: Iterable[str], skip: Iterable[str] = ()) -> Iterator[SourceFile]:
+    """Every regular file under the given paths (files are taken as they are), sorted per directory."""
+    skip_set = {os.path.abspath(s) for s in skip}
+    seen_dirs: set[tuple[int, int]] = set()
+    for top in paths:
+        top = os.path.abspath(top)
+        if os.path.isfile(top):
+            st = os.stat(top)
+            if top not in skip_set:
+                yield SourceFile(top, st.st_size, st.st_mtime_ns)
+            continue
+        if not os.path.isdir(top):
+            raise FileNotFoundError(f"no such file or directory: {top}")
+        stack = [top]
+        while stack:
+            d = stack.pop()
+            try:
+                st = os.stat(d)
+                ident = (st.st_dev, st.st_ino)
+                if ident in seen_dirs:
+                    continue  # symlink loop or the same tree given twice
+                seen_dirs.add(ident)
+                with os.scandir(d) as it:
+                    entries = sorted(it, key=lambda e: e.name)
+            except OSError:
+                continue
+            subdirs = []
+            for e in entries:
+                try:
+                    if e.is_dir():
+                        subdirs.append(e.path)
+                    elif e.is_file():
+                        if e.path in skip_set:
+                            continue
+                        st = e.stat()
+                        yield SourceFile(e.path, st.st_size, st.st_mtime_ns)
+                except OSError:
+                    continue
+            stack.extend(reversed(subdirs))
+
+
+_MAGIC = (
+    (b"\x1f\x8b", "gzip-compressed data"),
+    (b"PK\x03\x04", "zip archive"),
+    (b"%PDF", "PDF document"),
+    (b"\x89PNG", "PNG image"),
+    (b"\xff\xd8\xff", "JPEG image"),
+    (b"GIF8", "GIF image"),
+    (b"BZh", "bzip2-compressed data"),
+    (b"\xfd7zXZ", "xz-compressed data"),
+    (b"II*\x00", "TIFF image"),
+    (b"MM\x00*", "TIFF image"),
+)
+_VRS = {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB",
+        b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM",
+        b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV"}
+
+
+def sniff(head: bytes, name: str = "") -> str:
+    """'part10', 'dataset' (no preamble / file meta), 'json', or raise NotDicom with a reason."""
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return "part10"
+    if name.lower().endswith(".json"):
+        stripped = head.lstrip()
+        if stripped[:1] in (b"{", b"["):
+            return "json"
+        raise NotDicom("not DICOM JSON: .json file that is not a JSON object or array")
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            raise NotDicom(f"not DICOM: {what}")
+    if len(head) >= 40 and head[36:40] == b"acsp":
+        raise NotDicom("not DICOM: ICC colour profile")
+    if len(head) >= 8:
+        for order in ("little", "big"):
+            group = int.from_bytes(head[0:2], order)
+            element = int.from_bytes(head[2:4], order)
+            if group in (0x0002, 0x0008) and element < 0x2000 and (
+                    head[4:6] in _VRS or int.from_bytes(head[4:8], order) < 0x10000):
+                return "dataset"
+    if head.lstrip()[:1] in (b"{", b"["):
+        raise NotDicom("not DICOM Part 10: JSON text (DICOM JSON is read from .json files)")
+    if len(head) < 132:
+        raise NotDicom("not DICOM: too short for a Part 10 file and no dataset at its start")
+    raise NotDicom("not DICOM: no 'DICM' prefix at byte 128 and no DICOM element at the start")
+
+
+def _bulk_none(*_: Any) -> None:
+    return None
+
+
+def read_json(path: str) -> list[Dataset]:
+    """A DICOM JSON document (PS3.18 F.2): one object or an array of objects."""
+    with open(path, "rb") as fh:
+        doc = json.load(fh)
+    objects = doc if isinstance(doc, list) else [doc]
+    datasets = []
+    for obj in objects:
+        if not isinstance(obj, dict) or not obj or not all(
+                isinstance(k, str) and len(k) == 8 for k in obj):
+            raise NotDicom("not DICOM JSON: objects must be keyed by 8-hex-digit tags")
+        datasets.append(Dataset.from_json(obj, bulk_data_uri_handler=_bulk_none))
+    return datasets
+
+
+def read_dataset(path: str, force: bool = False) -> Dataset:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pydicom.dcmread(path, stop_before_pixels=True, defer_size=DEFER_SIZE, force=force)
+
+
+def read_file(path: str, head: bytes | None = None) -> tuple[str, list[Dataset]]:
+    """(kind, datasets) of one file; NotDicom or a pydicom error when it cannot be read."""
+    if head is None:
+        with open(path, "rb") as fh:
+            head = fh.read(HEAD_SIZE)
+    kind = sniff(head, os.path.basename(path))
+    if kind == "json":
+        return kind, read_json(path)
+    ds = read_dataset(path, force=(kind == "dataset"))
+    if kind == "dataset" and len(ds._dict) == 0:
+        raise NotDicom("not DICOM: no elements could be parsed")
+    return kind, [ds]

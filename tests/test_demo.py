@@ -1,0 +1,74 @@
+"""`dicom-graph demo`, as a user runs it after the README's install: it builds the graph from the sample
+files that ship with the installed packages (no network, no ../shared) and reaches a running dashboard."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def dicom_graph_command() -> list[str]:
+    exe = shutil.which("dicom-graph")
+    return [exe] if exe else [sys.executable, "-c", "from dicom_graph.cli import main; main()"]
+
+
+def test_demo_reaches_a_running_dashboard(tmp_path: Path):
+    port = free_port()
+    db = tmp_path / "demo.db"
+    env = {k: v for k, v in os.environ.items() if k not in ("NEO4J_URI", "DICOM_GRAPH_DB")}
+    log_path = tmp_path / "demo.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([*dicom_graph_command(), "demo", "--db", str(db), "--no-browser",
+                                    "--port", str(port)], cwd=tmp_path, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 300
+            healthy = False
+            while time.monotonic() < deadline and process.poll() is None:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                        healthy = r.status == 200 and r.read().strip() == b"ok"
+                except OSError:
+                    pass
+                if healthy:
+                    break
+                time.sleep(0.5)
+            output = log_path.read_text()
+            assert healthy, f"the dashboard never answered; demo output:\n{output[-3000:]}"
+            # the page itself is served (the app's HTML shell), on 127.0.0.1 only
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+                assert r.status == 200 and b"<html" in r.read().lower()
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+    output = log_path.read_text()
+    assert "loading the DICOM standard" in output
+    assert "ingest finished" in output
+    assert "graph ready" in output and "instances" in output
+    assert db.exists()
+    # what it built: the standard and real data
+    from dicom_graph.model.store import open_store
+
+    with open_store(str(db)) as store:
+        counts = store.run("data_counts").records()[0]
+        assert counts["instances"] >= 50 and counts["studies"] >= 10
+        assert store.count_nodes("IOD") > 100

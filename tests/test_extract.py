@@ -1,0 +1,164 @@
+"""Extraction (Dataset -> GraphBatch), sources sniffing, pseudonymization and conformance: pure units."""
+
+from __future__ import annotations
+
+import pytest
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.tag import BaseTag
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from dicom_graph.loader import conformance, sources
+from dicom_graph.loader.extract import ExtractError, dataset_to_batch
+from dicom_graph.loader.pseudonymize import Pseudonymizer
+
+CT = "1.2.840.10008.5.1.4.1.1.2"
+
+
+def make_ds(**extra) -> Dataset:
+    ds = Dataset()
+    ds.SOPClassUID = CT
+    ds.SOPInstanceUID = "1.2.3.4.1"
+    ds.StudyInstanceUID = "1.2.3.4"
+    ds.SeriesInstanceUID = "1.2.3.4.5"
+    ds.PatientID = "P1"
+    ds.PatientName = "Doe^Jane"
+    ds.PatientBirthDate = "19700101"
+    ds.InstitutionName = "General Hospital"
+    ds.Modality = "CT"
+    ds.Manufacturer = "ACME"
+    ds.Rows = 512
+    ds.SliceThickness = "2.5"
+    ds.ImageType = ["ORIGINAL", "PRIMARY"]
+    ref = Dataset()
+    ref.ReferencedSOPClassUID = CT
+    ref.ReferencedSOPInstanceUID = "9.9.9.1"
+    item = Dataset()
+    item.SeriesInstanceUID = "9.9.9"
+    item.ReferencedInstanceSequence = Sequence([ref])
+    ds.ReferencedSeriesSequence = Sequence([item])
+    for k, v in extra.items():
+        setattr(ds, k, v)
+    return ds
+
+
+def instance(ex):
+    return ex.batch.nodes["Instance"][ex.sop_instance_uid]
+
+
+def test_properties_typed_and_context_normalized():
+    ex = dataset_to_batch(make_ds(), source="file", path="/x.dcm", file_size=10, mtime_ns=0)
+    row = instance(ex)
+    assert row["Rows"] == 512 and row["SliceThickness"] == 2.5
+    assert row["ImageType"] == ["ORIGINAL", "PRIMARY"]
+    assert str(row["PatientBirthDate"]) == "1970-01-01"
+    assert row["source"] == "file" and row["stub"] is False and row["content_hash"]
+    assert "ReferencedSeriesSequence" not in row
+    b = ex.batch
+    assert set(b.nodes["Patient"]) == {"P1"} and set(b.nodes["Study"]) == {"1.2.3.4"}
+    assert ("P1", "1.2.3.4") in b.rels[("HAS_STUDY", "Patient", "Study")]
+    assert ("1.2.3.4.5", "1.2.3.4.1") in b.rels[("HAS_INSTANCE", "Series", "Instance")]
+    refs = b.rels[("REFERENCES", "Instance", "Instance")]
+    assert ("1.2.3.4.1", "9.9.9.1", "ReferencedSeriesSequence>ReferencedInstanceSequence") in refs
+    assert ("1.2.3.4.1", "9.9.9", "ReferencedSeriesSequence") in b.rels[("REFERENCES", "Instance", "Series")]
+    assert "9.9.9.1" in b.stubs["Instance"]
+
+
+def test_invalid_values_kept_as_text_and_counted():
+    ds = make_ds()
+    for tag, vr, text in ((0x00180050, "DS", b"abc "), (0x00100030, "DA", b"2001")):
+        # as a file holds them: raw bytes, decoded only by the extractor
+        ds._dict[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr, len(text), text, 0, False, True)
+    ex = dataset_to_batch(ds, source="file")
+    row = instance(ex)
+    assert "SliceThickness" not in row and "PatientBirthDate" not in row
+    assert "SliceThickness=abc" in row["invalid_values"]
+    assert "PatientBirthDate=2001" in row["invalid_values"]
+    assert len(ex.problems) >= 2
+
+
+def test_unidentified_patient_is_per_study():
+    ds = make_ds()
+    del ds.PatientID
+    ex = dataset_to_batch(ds, source="file")
+    assert ex.patient_key == "unidentified:1.2.3.4"
+    assert ex.batch.nodes["Patient"]["unidentified:1.2.3.4"]["unidentified"] is True
+
+
+def test_no_sop_instance_uid_is_an_error():
+    ds = make_ds()
+    del ds.SOPInstanceUID
+    with pytest.raises(ExtractError):
+        dataset_to_batch(ds, source="file")
+
+
+def test_pseudonymize_stable_and_removes_identifiers():
+    p = Pseudonymizer("secret")
+    a = dataset_to_batch(make_ds(), source="file", pseudonymizer=p)
+    b = dataset_to_batch(make_ds(), source="file", pseudonymizer=Pseudonymizer("secret"))
+    row = instance(a)
+    assert row["PatientID"] == instance(b)["PatientID"] != "P1"
+    assert row["PatientName"] != "Doe^Jane"
+    assert "PatientBirthDate" not in row and "InstitutionName" not in row
+    assert row["StudyInstanceUID"] == "1.2.3.4"  # UIDs kept: pointers still resolve
+    assert "Doe^Jane" not in repr(a.batch.nodes) and "P1" not in a.batch.nodes["Patient"]
+    other = dataset_to_batch(make_ds(), source="file", pseudonymizer=Pseudonymizer("other"))
+    assert instance(other)["PatientID"] != row["PatientID"]
+
+
+@pytest.mark.parametrize("syntax", [ImplicitVRLittleEndian, ExplicitVRBigEndian])
+def test_content_hash_independent_of_transfer_syntax(tmp_path, syntax):
+    def save(ts, name):
+        ds = make_ds()
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = ts
+        ds.file_meta.MediaStorageSOPClassUID = CT
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        path = tmp_path / name
+        ds.save_as(path, enforce_file_format=True)
+        return sources.read_file(str(path))[1][0]
+
+    a = dataset_to_batch(save(ExplicitVRLittleEndian, "a.dcm"), source="file")
+    b = dataset_to_batch(save(syntax, "b.dcm"), source="file")
+    assert a.content_hash == b.content_hash
+    assert dataset_to_batch(make_ds(Rows=256), source="file").content_hash != a.content_hash
+
+
+def test_normalized_instance_gets_no_context():
+    ds = make_ds(SOPClassUID="1.2.840.10008.3.1.2.3.3")
+    ex = dataset_to_batch(ds, source="json")
+    assert ex.normalized and "Patient" not in ex.batch.nodes and "Study" not in ex.batch.nodes
+    assert ("REFERENCES", "Instance", "Instance") in ex.batch.rels
+
+
+def test_sniff():
+    assert sources.sniff(b"\0" * 128 + b"DICM") == "part10"
+    with pytest.raises(sources.NotDicom, match="gzip"):
+        sources.sniff(b"\x1f\x8b\x08\x00" + b"\0" * 200)
+    with pytest.raises(sources.NotDicom):
+        sources.sniff(b"hello world, this is text" * 10)
+    with pytest.raises(sources.NotDicom, match="JSON"):
+        sources.sniff(b'{"00080016": {}}' + b" " * 200, "x.dcm")
+    assert sources.sniff(b'[{"00080016": {}}]', "x.json") == "json"
+    assert sources.sniff(b"\x08\x00\x05\x00CS\x0a\x00ISO_IR 100" + b"\0" * 200) == "dataset"
+
+
+def test_conformance_check():
+    reqs = conformance.requirements_from_rows([
+        {"sop_class_uid": CT, "module": "General Series", "usage": "M", "type": "1", "keyword": "Modality"},
+        {"sop_class_uid": CT, "module": "General Series", "usage": "M", "type": "1",
+         "keyword": "SeriesInstanceUID"},
+        {"sop_class_uid": CT, "module": "General Series", "usage": "M", "type": "2",
+         "keyword": "SeriesNumber"},
+        {"sop_class_uid": CT, "module": "CT Image", "usage": "M", "type": "1", "keyword": "KVP"},
+        {"sop_class_uid": CT, "module": "Contrast/Bolus", "usage": "C", "type": "2",
+         "keyword": "ContrastBolusAgent"},
+    ])
+    ex = dataset_to_batch(make_ds(Modality=""), source="file", requirements=reqs)
+    row = instance(ex)
+    assert row["modules_present"] == ["General Series"]
+    assert row["modules_missing"] == ["CT Image"]
+    assert row["type1_empty"] == ["General Series>Modality"]
+    assert row["type2_missing"] == ["General Series>SeriesNumber"]
+    assert row["conformant"] is False
