@@ -218,13 +218,13 @@ def _cell(value: Any) -> str:
 
 
 def main() -> None:
-    for module in ("standard", "ingest", "listen", "dashboard", "demo"):
-        try:
-            __import__(f"dicom_graph.cli_{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"dicom_graph.cli_{module}":
-                raise
-    app()
+    # each command module registers itself on `app`
+    from dicom_graph import cli_dashboard, cli_demo, cli_ingest, cli_listen, cli_standard  # noqa: F401
+
+    try:
+        app()
+    except BrokenPipeError:  # `dicom-graph query ... | head`
+        sys.stderr.close()
 
 
 if __name__ == "__main__":

@@ -115,7 +115,12 @@ NODE_TYPES: tuple[NodeType, ...] = (
         "ContentDate": DATE, "AcquisitionDate": DATE, "Manufacturer": STRING,
         "TransferSyntaxUID": STRING, "PatientID": STRING, "StudyInstanceUID": STRING,
         "SeriesInstanceUID": STRING, "Rows": INT64, "Columns": INT64, "SliceThickness": DOUBLE,
-        "ImageType": STRING_LIST, "PerformedProcedureStepStatus": STRING,
+        "ImageType": STRING_LIST, "PatientName": STRING, "SeriesDescription": STRING,
+        # normalized instances (MPPS) shown by the network queries
+        "PerformedProcedureStepStatus": STRING, "PerformedProcedureStepID": STRING,
+        "PerformedProcedureStepDescription": STRING, "PerformedStationAETitle": STRING,
+        "PerformedProcedureStepStartDate": DATE, "PerformedProcedureStepStartTime": STRING,
+        "PerformedProcedureStepEndDate": DATE, "PerformedProcedureStepEndTime": STRING,
         # bookkeeping
         "source": STRING, "path": STRING, "file_size": INT64, "ingested_at": TIMESTAMP,
         "content_hash": STRING, "conflicting_hashes": STRING_LIST, "invalid_values": STRING_LIST,
