@@ -104,9 +104,10 @@ def ingest(files_root: Path, engine: str, workers: int, db: Path) -> tuple[float
         command += ["--db", str(db)]
     else:
         command += ["--neo4j", os.environ["NEO4J_URI"]]
-        subprocess.run(["dicom-graph", "query", "--write", "--neo4j", os.environ["NEO4J_URI"],
-                        "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"],
-                       check=False, capture_output=True)
+        from dicom_graph.model.store import open_store
+
+        with open_store(neo4j=os.environ["NEO4J_URI"], read_only=False, create=True) as store:
+            store.clear()
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     meter = PeakRSS(process.pid)

@@ -104,8 +104,7 @@ def ours(files: list[str], neo4j: str | None, store_dir: bool, work: Path) -> di
         proc.send_signal(signal.SIGTERM)
         proc.wait(120)
     count = subprocess.run([sys.executable, "-c", "from dicom_graph.cli import main; main()", "query",
-                            "MATCH (i:Instance) WHERE i.source = 'network' AND i.stub = false "
-                            "RETURN count(*) AS n", "-f", "json", *graph], capture_output=True, text=True)
+                            "network_instances_stored", "-f", "json", *graph], capture_output=True, text=True)
     stored = json.loads(count.stdout)[0]["n"] if count.returncode == 0 else None
     return {"receiver": "dicom-graph listen", "engine": "neo4j" if neo4j else "embedded",
             "store_dir": store_dir, "seconds": round(seconds, 3), "storescu_rc": code,

@@ -55,6 +55,9 @@ def guarded(action: Callable[[], Any]) -> Any:
         raise
     except KeyboardInterrupt:
         fail("interrupted", 130)
+    except BrokenPipeError:  # `dicom-graph query ... | head` closed the pipe: not an error
+        sys.stderr.close()
+        raise typer.Exit(0)
     except StoreError as exc:
         fail(str(exc))
     except Exception as exc:  # one line for users; the traceback on request
@@ -221,10 +224,7 @@ def main() -> None:
     # each command module registers itself on `app`
     from dicom_graph import cli_dashboard, cli_demo, cli_ingest, cli_listen, cli_standard  # noqa: F401
 
-    try:
-        app()
-    except BrokenPipeError:  # `dicom-graph query ... | head`
-        sys.stderr.close()
+    app()
 
 
 if __name__ == "__main__":

@@ -46,9 +46,7 @@ def neo4j_uri() -> str | None:
 
 def clear_neo4j(store: GraphStore) -> None:
     """Empty the shared Neo4j database between tests (constraints stay: they are the schema)."""
-    while store.query("MATCH (n) WITH n LIMIT 20000 DETACH DELETE n RETURN count(*) AS n",
-                      write=True).scalar():
-        pass
+    store.clear()
 
 
 def make_store(engine: str, tmp_path: Path) -> GraphStore:

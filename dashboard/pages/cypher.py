@@ -16,7 +16,7 @@ st.title("Cypher")
 store = graph.store()
 st.caption(f"Read-only on the {'embedded (LadybugDB)' if store.dialect == 'embedded' else 'Neo4j'} engine: "
            "statements that would change the graph are refused. Property names are DICOM keywords "
-           "(`Series.Modality`, `Instance.SliceThickness`); see ENGINE-NOTES.md for dialect differences.")
+           "(`Series.Modality`, `Instance.SliceThickness`). The example library runs on both engines.")
 
 library = {q.name: q for q in sorted(queries.all_queries().values(), key=lambda q: q.title)
            if q.example and not q.write}
@@ -35,8 +35,7 @@ st.selectbox("Example library", [NONE, *library], key="cy_example", on_change=lo
              format_func=lambda n: n if n == NONE else f"{library[n].title} ({n})")
 if st.session_state.get("cy_example") in library:
     st.caption(library[st.session_state["cy_example"]].description)
-st.session_state.setdefault("cy_text", "MATCH (se:Series) RETURN se.Modality AS modality, count(*) AS series "
-                                       "ORDER BY series DESC")
+st.session_state.setdefault("cy_text", queries.get("example_studies_per_modality").text(store.dialect))
 st.session_state.setdefault("cy_params", "{}")
 text = st.text_area("Query", key="cy_text", height=160)
 c1, c2, c3 = st.columns([3, 1, 1])

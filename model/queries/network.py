@@ -197,4 +197,10 @@ register(
             "WHERE r.via = $via DELETE r"),
         write=True,
     ),
+    NamedQuery(
+        name="network_instances_stored",
+        title="How many instances the network has stored",
+        description="Columns: n, the non-stub instances whose source is 'network' (C-STORE, N-CREATE).",
+        cypher="MATCH (i:Instance) WHERE i.source = 'network' AND i.stub = false RETURN count(*) AS n",
+    ),
 )

@@ -94,6 +94,10 @@ class GraphStore(ABC):
         """Upsert a batch: nodes, then stubs, then relationships; idempotent (MERGE on keys)."""
 
     @abstractmethod
+    def clear(self) -> None:
+        """Delete every node and relationship (the schema stays); for benchmarks and tests."""
+
+    @abstractmethod
     def existing_keys(self, label: str, keys: Iterable[Any]) -> set[Any]:
         """Which of these keys already have a node of this label (stub or not)."""
 

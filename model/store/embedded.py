@@ -122,6 +122,15 @@ class EmbeddedStore(GraphStore):
             self._add_column(label, prop, schema.property_type(label, prop))
 
     # --- writing --------------------------------------------------------------------------------
+    def clear(self) -> None:
+        if self.read_only:
+            raise ReadOnlyError("the graph is open read-only")
+        with self._lock:
+            for rel_type in schema.REL_TYPES:
+                self._execute(f"MATCH ()-[r:{quote(rel_type.type)}]->() DELETE r")
+            for node_type in schema.NODE_TYPES:
+                self._execute(f"MATCH (n:{quote(node_type.label)}) DELETE n")
+
     def existing_keys(self, label: str, keys: Iterable[Any]) -> set[Any]:
         key = quote(schema.node(label).key)
         wanted = list(keys)

@@ -60,6 +60,12 @@ class Neo4jStore(GraphStore):
             session.run("CALL db.awaitIndexes(300)").consume()
 
     # --- writing --------------------------------------------------------------------------------
+    def clear(self) -> None:
+        if self.read_only:
+            raise ReadOnlyError("the store is open read-only")
+        with self._session(write=True) as session:  # batched: one transaction would not fit in memory
+            session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+
     def existing_keys(self, label: str, keys: Iterable[Any]) -> set[Any]:
         key = quote(schema.node(label).key)
         wanted = list(keys)
