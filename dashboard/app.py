@@ -26,7 +26,7 @@ PAGES = [  # (file, title, icon, url path)
 
 st.set_page_config(page_title="dicom-graph", page_icon=":material/hub:", layout="wide")
 auth.gate()
-navigation = st.navigation([st.Page(str(HERE / "pages" / file), title=title, icon=icon, url_path=path,
+navigation = st.navigation([st.Page(str(HERE / "views" / file), title=title, icon=icon, url_path=path,
                                     default=(path == "overview"))
                             for file, title, icon, path in PAGES])
 graph.sidebar()

@@ -37,9 +37,15 @@ def streamlit_command(db: Optional[Path], neo4j: Optional[str], extra: list[str]
         fail(f"unknown option {arg!r}: only --server.*, --browser.*, --theme.*, --client.* and --logger.* "
              f"options are passed on to Streamlit", 2)
     given = {a.split("=", 1)[0] for a in args if a.startswith("--")}
+    address = _option_value(args, "--server.address")
+    if address not in (None, "127.0.0.1", "localhost", "::1") and not login_configured():
+        fail(f"refusing to serve the graph on {address} without a login: set DICOM_GRAPH_DASHBOARD_PASSWORD "
+             "or configure [auth] in .streamlit/secrets.toml (the graph may hold identifying data)", 2)
     options: list[str] = []
-    if "--server.address" not in given and not login_configured():
+    if address is None:
         options += ["--server.address", "127.0.0.1"]
+    if "--client.toolbarMode" not in given:
+        options += ["--client.toolbarMode", "minimal"]
     if port is not None and "--server.port" not in given:
         options += ["--server.port", str(port)]
     if headless and "--server.headless" not in given:
@@ -60,6 +66,16 @@ def streamlit_command(db: Optional[Path], neo4j: Optional[str], extra: list[str]
     if script_args:
         command += ["--", *script_args]
     return command, env
+
+
+def _option_value(args: list[str], name: str) -> Optional[str]:
+    """The value of `--name value` or `--name=value` among passed-on options, else None."""
+    for i, arg in enumerate(args):
+        if arg == name and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -58,6 +58,12 @@ def demo(
     Everything is local: the graph is ./dicom-graph-demo.db (embedded LadybugDB), nothing is downloaded,
     and the dashboard listens on 127.0.0.1 only. Run it again to reuse the same graph (nothing is
     duplicated).
+
+    Examples:
+
+      dicom-graph demo
+
+      dicom-graph demo --no-dashboard && dicom-graph query example_derived_objects --db dicom-graph-demo.db
     """
     from dicom_graph.cli_dashboard import streamlit_command
     from dicom_graph.loader.pipeline import run_ingest

@@ -1,0 +1,73 @@
+"""The command line contract (DESIGN.md): exit codes, one-line errors, output formats."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from dicom_graph.model import schema
+
+
+def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run(["dicom-graph", *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
+
+
+def test_stats_json_on_a_new_graph_lists_every_label(tmp_path: Path):
+    out = cli("stats", "--json", "--db", str(tmp_path / "x"))
+    assert out.returncode == 0, out.stderr
+    counts = json.loads(out.stdout)
+    assert set(counts["nodes"]) == {n.label for n in schema.NODE_TYPES if not n.bookkeeping}
+    assert set(counts["relationships"]) == set(schema.RELS)
+    assert not any(counts["nodes"].values())
+
+
+def test_query_is_read_only_unless_write(tmp_path: Path):
+    db = str(tmp_path / "x")
+    create = "CREATE (n:Patient {key: 'x', PatientID: 'x'})"
+    refused = cli("query", create, "--db", db)
+    assert refused.returncode != 0
+    assert len(refused.stderr.strip().splitlines()) == 1 and refused.stderr.startswith("dicom-graph: ")
+    assert cli("query", create, "--db", db, "--write").returncode == 0
+    again = cli("query", create.replace("'x'", "'y'"), "--db", db)
+    assert again.returncode != 0 and "read-only" in again.stderr
+    rows = json.loads(cli("query", "MATCH (p:Patient) RETURN p.PatientID AS id", "--db", db, "-f", "json").stdout)
+    assert rows == [{"id": "x"}]
+
+
+def test_query_formats_and_parameters(tmp_path: Path):
+    db = str(tmp_path / "x")
+    cli("query", "CREATE (s:Study {StudyInstanceUID: '1.2', StudyDate: date('2024-02-29')})", "--db", db, "--write")
+    q = "MATCH (s:Study) WHERE s.StudyInstanceUID = $uid RETURN s.StudyInstanceUID AS uid, s.StudyDate AS d"
+    as_json = json.loads(cli("query", q, "-p", "uid=1.2", "-f", "json", "--db", db).stdout)
+    assert as_json == [{"uid": "1.2", "d": "2024-02-29"}]
+    as_csv = cli("query", q, "-p", "uid=1.2", "-f", "csv", "--db", db).stdout.splitlines()
+    assert as_csv == ["uid,d", "1.2,2024-02-29"]
+
+
+def test_errors_are_one_line_and_non_zero(tmp_path: Path):
+    missing = cli("query", "MATCH (n) RETURN n", "--db", str(tmp_path / "nothing-here"))
+    assert missing.returncode != 0 and "no graph at" in missing.stderr
+    db = str(tmp_path / "x")
+    cli("query", "CREATE (n:Patient {key: 'x'})", "--db", db, "--write")
+    bad = cli("query", "MATCH (n:Patient RETURN n", "--db", db)
+    assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1
+    unreachable = cli("stats", "--neo4j", "bolt://127.0.0.1:1")
+    assert unreachable.returncode != 0 and "cannot reach Neo4j" in unreachable.stderr
+    assert len(unreachable.stderr.strip().splitlines()) == 1
+
+
+def test_dashboard_refuses_to_leave_localhost_without_a_login(tmp_path: Path):
+    out = cli("dashboard", "--db", str(tmp_path / "x"), "--server.address", "0.0.0.0",
+              env={"DICOM_GRAPH_DASHBOARD_PASSWORD": ""})
+    assert out.returncode == 2 and "without a login" in out.stderr
+
+
+def test_every_command_teaches_with_an_example():
+    for command in (["demo"], ["standard", "load"], ["ingest"], ["listen"], ["query"], ["stats"], ["dashboard"]):
+        out = cli(*command, "--help")
+        assert out.returncode == 0, command
+        assert "dicom-graph" in out.stdout and ("Example" in out.stdout or "example" in out.stdout), command
