@@ -7,7 +7,8 @@ their types. `load_requirements(store)` reads them once per ingest with the name
 
 What is checked, per instance:
 - modules_present: modules of the IOD at least one of whose top-level attributes the instance has;
-- modules_missing: mandatory (usage M) modules none of whose attributes are present;
+- modules_missing: mandatory (usage M) modules with at least one Type 1 or 2 attribute, none of whose
+  attributes are present (a mandatory module of optional attributes only is satisfied by absence);
 - type1_missing / type1_empty: Type 1 attributes of present modules that are absent / present but empty;
 - type2_missing: Type 2 attributes of present modules that are absent;
 - conformant: none of the above lists is non-empty.
@@ -86,7 +87,7 @@ def check(modules: tuple[ModuleRequirement, ...], present: dict[str, bool]) -> d
             for kw in sorted(module.type2):
                 if kw not in present:
                     type2_missing.append(f"{module.name}>{kw}")
-        elif module.usage == "M":
+        elif module.usage == "M" and (module.type1 or module.type2):
             modules_missing.append(module.name)
     return {
         "modules_present": modules_present,
