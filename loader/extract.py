@@ -73,6 +73,13 @@ _BINARY_FORMATS = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": 
                    "UV": "Q"}
 
 
+_SCALAR_TYPES = frozenset({schema.STRING, schema.INT64, schema.DOUBLE, schema.DATE})
+
+
+def _first(pair: tuple[int, Any]) -> int:
+    return pair[0]
+
+
 class ExtractError(ValueError):
     """The dataset cannot become an instance (e.g. it has no SOP Instance UID)."""
 
@@ -227,10 +234,10 @@ def dataset_to_batch(ds: Any, *, source: str, path: str | None = None, file_size
     removes = pseudonymizer.removes if pseudonymizer else (lambda kw: False)
 
     raw_dict = ds._dict
-    for tag in sorted(raw_dict):
-        if tag < 0x00080000:
-            continue  # command / file meta groups: not content
-        raw = raw_dict[tag]
+    # plain ints, not pydicom's BaseTag: its comparisons are Python-level and cost ~15 % of an extraction
+    for tag, raw in sorted(zip(map(int, raw_dict), raw_dict.values()), key=_first):
+        if tag < 0x00030000:
+            continue  # command (0000) and file meta (0002) groups: not content; 0004 is DICOMDIR content
         is_raw = isinstance(raw, RawDataElement)
         vr = element_vr(raw) if is_raw else raw.VR
         kw, type_ = tag_info(tag)
@@ -284,6 +291,18 @@ def dataset_to_batch(ds: Any, *, source: str, path: str | None = None, file_size
             digest.update(b"#%d" % len(value))
         else:
             digest.update(_binary_digest(value))
+        if type(value) is str and type_ in _SCALAR_TYPES:  # the common case, without the general path
+            present[kw] = bool(value)
+            if tag == REFERENCED_SOP_INSTANCE_UID and value:
+                pointers.instances.append(("", value))
+            if not value or removes(kw) or len(value) > MAX_VALUE_CHARS:
+                continue
+            try:
+                props[kw] = value if type_ == schema.STRING else schema.coerce(value, type_)
+            except (ValueError, TypeError, OverflowError):
+                invalid.append(f"{kw}={value[:MAX_VALUE_CHARS]}")
+                problems.append(f"{kw}: not a valid {type_}")
+            continue
         empty = _empty(value)
         present[kw] = not empty
         if tag == REFERENCED_SOP_INSTANCE_UID and not empty:  # a pointer at top level too
