@@ -34,8 +34,11 @@ class Neo4jStore(GraphStore):
         try:
             self._driver = GraphDatabase.driver(uri, auth=(user, password) if password else None)
             self._driver.verify_connectivity()
-        except (nx.ServiceUnavailable, nx.AuthError, nx.ConfigurationError, ValueError, OSError) as exc:
+        except (nx.ServiceUnavailable, nx.ConfigurationError, ValueError, OSError) as exc:
             raise StoreError(f"cannot reach Neo4j at {uri}: {_message(exc)}") from None
+        except (nx.AuthError, nx.ClientError) as exc:
+            hint = "set NEO4J_PASSWORD" if not password else f"check NEO4J_USERNAME ({user}) and NEO4J_PASSWORD"
+            raise StoreError(f"Neo4j at {uri} refused the login ({hint}): {_message(exc)}") from None
 
     def describe(self) -> str:
         return self.uri + (f" (database {self.database})" if self.database else "")
