@@ -154,6 +154,9 @@ def query(
 
         with open_for(db, neo4j, write=write) as store:
             named = queries.all_queries().get(cypher)
+            unknown = sorted(set(params) - set(named.params)) if named is not None else []
+            if unknown:
+                fail(f"{cypher} takes {', '.join(named.params) or 'no parameters'}; not {', '.join(unknown)}", 2)
             if named is not None:
                 result = store.query(named.text(store.dialect), {**named.params, **params},
                                      write=write, timeout_s=timeout)

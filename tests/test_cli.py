@@ -71,3 +71,11 @@ def test_every_command_teaches_with_an_example():
         out = cli(*command, "--help")
         assert out.returncode == 0, command
         assert "dicom-graph" in out.stdout and ("Example" in out.stdout or "example" in out.stdout), command
+
+
+def test_named_query_by_name_with_checked_parameters(tmp_path: Path):
+    db = str(tmp_path / "x")
+    cli("query", "CREATE (s:Series {SeriesInstanceUID: '1', Modality: 'CT'})", "--db", db, "--write")
+    assert cli("query", "data_counts", "--db", db, "-f", "json").returncode == 0
+    typo = cli("query", "attribute_usage", "-p", "tag=00100020", "--db", db)
+    assert typo.returncode == 2 and "takes attribute" in typo.stderr
