@@ -1,6 +1,7 @@
 """Ingest speed against the ceiling of bare parsing, measured in one run.
 
     python bench/ingest.py --instances 100000 [--engine embedded|neo4j] [--workers 2] [--archive DIR]
+                           [--baseline-sample N] [--no-standard]
 
 Makes (or reuses) a synthetic archive of N instances with bench/synth.py, then measures
 (a) bare `pydicom.dcmread(stop_before_pixels=True)` over every file with W worker processes, and
@@ -9,6 +10,13 @@ and prints as its last line one JSON object:
 {"instances", "engine", "workers", "baseline_files_per_s", "ingest_files_per_s", "ratio", "peak_rss_mb",
  "graph_mb", ...}. The two runs alternate (baseline, ingest) in the same process tree on the same cache
 state: the page cache is warmed by one untimed pass first, so neither pays for the disk alone.
+
+The fresh graph gets the standard first (`dicom-graph standard load`, untimed), as users set it up:
+the ingest then checks every instance's conformance, as it does in production (--no-standard skips it).
+`--baseline-sample N` times the bare parsing on a seeded sample of N files (for 1M archives, where a
+full extra pass costs as long as it measures); the ratio is still baseline and ingest of the same run.
+Peak RSS is that of the `dicom-graph ingest` process tree (writer + workers); a Neo4j server's own
+memory is not in it.
 """
 
 from __future__ import annotations
@@ -18,11 +26,14 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+
+import random
 
 import psutil
 import pydicom
@@ -97,27 +108,68 @@ def graph_size_mb(engine: str, db: Path) -> float | None:
     return round(sum(p.stat().st_size for p in data.rglob("*") if p.is_file()) / 1e6, 1)
 
 
-def ingest(files_root: Path, engine: str, workers: int, db: Path) -> tuple[float, int]:
-    """Run `dicom-graph ingest` as users do; return (seconds, peak RSS bytes of its process tree)."""
-    command = ["dicom-graph", "ingest", str(files_root), "--workers", str(workers)]
-    if engine == "embedded":
-        command += ["--db", str(db)]
-    else:
-        command += ["--neo4j", os.environ["NEO4J_URI"]]
-        from dicom_graph.model.store import open_store
+def clear_neo4j(uri: str) -> None:
+    """Empty the Neo4j database (constraints and indexes stay): a fresh graph for the run."""
+    from dicom_graph.model.store import open_store
 
-        with open_store(neo4j=os.environ["NEO4J_URI"], read_only=False, create=True) as store:
-            store.clear()
+    with open_store(neo4j=uri, read_only=False) as store:
+        store.clear()
+
+
+def fresh_graph(engine: str, db: Path, standard: bool) -> list[str]:
+    """Empty the target graph, load the standard into it (untimed); the --db / --neo4j arguments."""
+    if engine == "embedded":
+        for stale in db.parent.glob(db.name + "*"):
+            stale.unlink() if stale.is_file() else shutil.rmtree(stale)
+        db.parent.mkdir(parents=True, exist_ok=True)
+        target = ["--db", str(db)]
+    else:
+        clear_neo4j(os.environ["NEO4J_URI"])
+        target = ["--neo4j", os.environ["NEO4J_URI"]]
+    if standard:
+        subprocess.run(["dicom-graph", "standard", "load", *target], check=True, capture_output=True)
+    return target
+
+
+def ingested_so_far(log_path: Path) -> int:
+    """Files done according to the ingest's last progress line."""
+    done = 0
+    for line in log_path.read_text().splitlines():
+        if line.startswith("ingest: ") and "/" in line:
+            done = int(line.split()[1].split("/")[0].replace(",", ""))
+    return done
+
+
+def ingest(files_root: Path, target: list[str], workers: int, stop_after_s: float = 0) -> tuple[float, int, int | None]:
+    """Run `dicom-graph ingest` as users do; return (seconds, peak RSS bytes of its process tree, files
+    done when stopped by --stop-after-s, else None). A stopped ingest gets Ctrl-C (SIGINT): it commits
+    what it parsed and exits 130."""
+    log_path = HERE / "out" / "last-ingest.log"  # progress lines, to follow a long run with tail -f
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = ["dicom-graph", "ingest", str(files_root), "--workers", str(workers), *target,
+               "--report", str(log_path.with_name("last-ingest.rejects.jsonl"))]
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    meter = PeakRSS(process.pid)
-    output, _ = process.communicate()
-    elapsed = time.perf_counter() - started
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
+        meter = PeakRSS(process.pid)
+        stopped = None
+        try:
+            process.wait(timeout=stop_after_s or None)
+        except subprocess.TimeoutExpired:
+            stopped = ingested_so_far(log_path)
+            stop_time = time.perf_counter()
+            process.send_signal(signal.SIGINT)
+            process.wait()
+    elapsed = (stop_time if stopped is not None else time.perf_counter()) - started
     peak = meter.stop()
+    output = log_path.read_text()
+    if stopped is not None:
+        sys.stderr.write(output[-1500:])
+        return elapsed, peak, stopped
     if process.returncode != 0:
         raise SystemExit(f"ingest failed ({process.returncode}):\n{output[-3000:]}")
     sys.stderr.write(output[-1500:])
-    return elapsed, peak
+    return elapsed, peak, None
 
 
 def main() -> None:
@@ -128,6 +180,12 @@ def main() -> None:
     parser.add_argument("--archive", type=Path, default=None,
                         help="where the synthetic archive lives (default bench/archives/N)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--baseline-sample", type=int, default=0,
+                        help="time bare parsing on this many files (seeded sample) instead of all")
+    parser.add_argument("--stop-after-s", type=float, default=0,
+                        help="stop the ingest (Ctrl-C) after this many seconds; rates use the files done")
+    parser.add_argument("--no-standard", action="store_true", help="ingest into a graph without the standard")
+    parser.add_argument("--db", type=Path, default=None, help="embedded graph (default bench/out/ingest-N.db)")
     args = parser.parse_args()
 
     root = args.archive or HERE / "archives" / str(args.instances)
@@ -135,18 +193,26 @@ def main() -> None:
     files = archive_files(root)
     warm(files)
 
-    base = baseline(files, args.workers)
-    db = HERE / "out" / f"ingest-{args.instances}.db"
-    for stale in db.parent.glob(db.name + "*"):
-        stale.unlink() if stale.is_file() else shutil.rmtree(stale)
-    db.parent.mkdir(parents=True, exist_ok=True)
-    elapsed, peak = ingest(root, args.engine, args.workers, db)
-    ingest_rate = len(files) / elapsed
+    sample = files
+    if args.baseline_sample and args.baseline_sample < len(files):
+        sample = sorted(random.Random(args.seed).sample(files, args.baseline_sample))
+    load_before = os.getloadavg()[0]
+    base = baseline(sample, args.workers)
+    print(f"baseline: {base:.1f} files/s over {len(sample):,} files, load average {load_before:.2f}",
+          file=sys.stderr, flush=True)
+    db = args.db or HERE / "out" / f"ingest-{args.instances}.db"
+    target = fresh_graph(args.engine, db, not args.no_standard)
+    elapsed, peak, stopped = ingest(root, target, args.workers, args.stop_after_s)
+    done = len(files) if stopped is None else stopped
+    ingest_rate = done / elapsed
     result = {
         "instances": args.instances, "engine": args.engine, "workers": args.workers, "files": len(files),
+        **({"stopped_after_files": stopped} if stopped is not None else {}),
+        "baseline_files": len(sample), "standard_loaded": not args.no_standard,
         "baseline_files_per_s": round(base, 1), "ingest_files_per_s": round(ingest_rate, 1),
         "ratio": round(ingest_rate / base, 3), "peak_rss_mb": round(peak / 1e6, 1),
         "graph_mb": graph_size_mb(args.engine, db), "ingest_s": round(elapsed, 1),
+        "load_avg_start": round(load_before, 2), "load_avg_end": round(os.getloadavg()[0], 2),
     }
     print(json.dumps(result))
 

@@ -28,6 +28,7 @@ import signal
 import sys
 import time
 import warnings
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
@@ -42,8 +43,13 @@ from .sources import HEAD_SIZE, NotDicom, SourceFile, read_file, walk
 
 log = logging.getLogger("dicom_graph.ingest")
 
-DEFAULT_BATCH_INSTANCES = 2000
+DEFAULT_BATCH_INSTANCES = 5000  # fewer, larger COPYs: each has a fixed cost on the wide Instance table
 CHUNK_FILES = 16
+# Chunks submitted to the workers and not yet consumed by the writer: one batch's worth (so the workers
+# keep parsing the next batch while the writer writes this one) plus a few per worker. `imap_unordered`
+# had no such bound: when the writer was the slower side, parsed results queued up in the writer
+# process and its memory grew with the archive (4 GB and rising at 100k files of a 1M ingest).
+IN_FLIGHT_PER_WORKER = 4
 RESUME_CHUNK = 2000
 
 
@@ -344,6 +350,22 @@ class _Progress:
             self.bar.close()
 
 
+def _bounded_map(pool: Any, fn: Any, items: Iterable[Any], limit: int) -> Iterator[Any]:
+    """pool.imap with at most `limit` items submitted and not yet consumed (results in order)."""
+    pending: deque[Any] = deque()
+    source = iter(items)
+    for item in source:
+        pending.append(pool.apply_async(fn, (item,)))
+        if len(pending) >= limit:
+            break
+    while pending:
+        result = pending.popleft().get()
+        for item in source:  # refill one
+            pending.append(pool.apply_async(fn, (item,)))
+            break
+        yield result
+
+
 def _chunks(items: list[SourceFile], size: int) -> Iterator[list[SourceFile]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -426,7 +448,8 @@ def run_ingest(store: Any, paths: list[str], *, workers: int | None = None, resu
                 ctx = mp.get_context("forkserver")
                 ctx.set_forkserver_preload(["dicom_graph.loader.pipeline"])
                 pool = ctx.Pool(workers, initializer=_init_worker, initargs=(requirements, pseudonymizer))
-                results = pool.imap_unordered(_process_chunk, _chunks(files, CHUNK_FILES))
+                results = _bounded_map(pool, _process_chunk, _chunks(files, CHUNK_FILES),
+                                       batch_instances // CHUNK_FILES + IN_FLIGHT_PER_WORKER * workers)
             for chunk in results:
                 for outcome in chunk:
                     writer.add(outcome)

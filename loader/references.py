@@ -15,6 +15,7 @@ Elements whose value was deferred (bulk data inside a sequence) are hashed by le
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,7 +69,7 @@ class Pointers:
 def element_vr(raw: Any) -> str | None:
     vr = raw.VR
     if vr is None or vr == "UN":
-        vr = dict_vr(raw.tag) or vr
+        vr = dict_vr(int(raw.tag)) or vr
     return vr
 
 
@@ -83,6 +84,28 @@ def _uids(value: Any) -> list[str]:
     return [str(v).strip("\x00 ") for v in value if v and str(v).strip("\x00 ")]
 
 
+_BINARY_FORMATS = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d", "SV": "q", "UV": "Q"}
+
+
+def _binary_text(raw: Any, vr: str | None) -> str | None:
+    """str() of the value pydicom would convert a binary number element to (an int or float, or a
+    MultiValue printed like a list), decoded with struct; None where pydicom must do it."""
+    fmt = _BINARY_FORMATS.get(vr)  # type: ignore[arg-type]
+    value = raw.value
+    if fmt is None or not value:
+        return None
+    size = struct.calcsize(fmt)
+    n = len(value) // size
+    if n * size != len(value):
+        return None
+    values = struct.unpack(("<" if raw.is_little_endian else ">") + fmt * n, value)
+    return str(values[0]) if n == 1 else str(list(values))
+
+
+def _first(pair: tuple[int, Any]) -> int:
+    return pair[0]
+
+
 def walk_sequence(elem: Any, via: str, digest: Any, out: Pointers, depth: int = 0) -> None:
     """Walk the items of one sequence element (already a DataElement with VR SQ)."""
     if depth > 64:
@@ -95,8 +118,7 @@ def walk_sequence(elem: Any, via: str, digest: Any, out: Pointers, depth: int = 
 
 def walk_item(item: Any, via: str, digest: Any, out: Pointers, depth: int) -> None:
     raw_dict = item._dict
-    for tag in sorted(raw_dict):
-        raw = raw_dict[tag]
+    for tag, raw in sorted(zip(map(int, raw_dict), raw_dict.values()), key=_first):  # plain int tags
         is_raw = isinstance(raw, RawDataElement)
         vr = element_vr(raw) if is_raw else raw.VR
         tag_bytes = tag.to_bytes(4, "little")
@@ -113,10 +135,13 @@ def walk_item(item: Any, via: str, digest: Any, out: Pointers, depth: int) -> No
                               depth + 1)
                 continue
         if tag in POINTER_TAGS:
-            try:
-                values = _uids(item[tag].value)
-            except Exception:
-                values = _uids(raw.value if is_raw else None)
+            if is_raw and isinstance(raw.value, bytes) and raw.value.isascii():
+                values = _uids(raw.value)  # what pydicom's UI conversion gives, without a DataElement
+            else:
+                try:
+                    values = _uids(item[tag].value)
+                except Exception:
+                    values = _uids(raw.value if is_raw else None)
             target = (out.instances if tag == REFERENCED_SOP_INSTANCE_UID
                       else out.studies if tag == STUDY_INSTANCE_UID else out.series)
             for uid in values:
@@ -128,10 +153,14 @@ def walk_item(item: Any, via: str, digest: Any, out: Pointers, depth: int) -> No
             elif vr in TEXT_VRS or vr is None:
                 digest.update(raw.value)
             else:
-                try:
-                    digest.update(str(item[tag].value).encode("utf-8", "replace"))
-                except Exception:
-                    digest.update(raw.value)
+                text = _binary_text(raw, vr)
+                if text is None:
+                    try:
+                        text = str(item[tag].value)
+                    except Exception:
+                        digest.update(raw.value)
+                        continue
+                digest.update(text.encode("utf-8", "replace"))
         else:
             value = raw.value
             if isinstance(value, (bytes, bytearray)):

@@ -35,8 +35,25 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 
 # Above this many rows of one label a batch goes through COPY for its new rows (not atomic across
 # labels, but idempotent to re-run); at or below, the whole batch is one MERGE transaction.
-COPY_THRESHOLD = 2_000
+COPY_THRESHOLD = 1_000
+# Within a large batch, a label (or relationship group) is copied only when it has at least this many
+# new rows: a COPY has a fixed cost that grows with the table's width (0.1-0.3 s for 40 stub rows into
+# the ~230-column Instance table, against 15 ms for a MERGE of the same rows) and pins memory per
+# column (below), so small remainders go through `LOAD FROM ... MERGE` instead.
+COPY_MIN_ROWS = 1_000
 KEY_CHUNK = 5_000
+# Every `COPY` keeps in-memory column chunks alive in the buffer pool until the database is closed
+# (ladybug 0.22; a CHECKPOINT does not release them): measured ~0.7 MB per copied column plus ~100 bytes
+# per cell, whatever the row count. A 300-column Instance COPY of 2,000 rows holds ~200 MB, so a long
+# ingest filled the 2 GB pool after a few batches ("Unable to allocate memory! The buffer pool is
+# full"). The writer therefore reopens its database (0.1 s) once the estimate of what COPY has pinned
+# passes this share of the pool; memory then stays flat whatever the archive size. The estimate proved
+# low when a COPY opens a new node group (131,072 rows; a 1M ingest died there at 40 % of 2 GB), so the
+# share is 0 (reopen after every copying write), and a write that still finds the pool full is retried
+# once after a reopen.
+COPY_COLUMN_BYTES = 768 * 1024
+COPY_CELL_BYTES = 128
+COPY_PIN_SHARE = 0.0  # i.e. after every write that copied: ~0.1-0.3 s per 5,000-instance batch
 
 
 def _buffer_pool_bytes(read_only: bool) -> int:
@@ -61,9 +78,12 @@ class EmbeddedStore(GraphStore):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._columns: dict[str, set[str]] = {}
+        self._copy_pinned = 0  # estimated bytes COPY has pinned in the buffer pool since the open
+        self.reopens = 0
         self._open()
 
     def _open(self) -> None:
+        self._copy_pinned = 0
         try:
             self._db = ladybug.Database(str(self.path), read_only=self.read_only,
                                         buffer_pool_size=_buffer_pool_bytes(self.read_only))
@@ -154,7 +174,20 @@ class EmbeddedStore(GraphStore):
                 props = {p for row in rows.values() for p in row}
                 self._ensure_columns(label, props)
             if large:
-                self._write_copying(batch, summary)
+                if self._copy_pinned > COPY_PIN_SHARE * _buffer_pool_bytes(False):
+                    self._reopen()
+                try:
+                    self._write_copying(batch, summary)
+                except QueryError as exc:
+                    # the estimate is only an estimate (a COPY that opens a new node group needs more):
+                    # release everything and write the batch again (this path is idempotent to re-run)
+                    if "buffer pool is full" not in str(exc):
+                        raise
+                    self._reopen()
+                    summary = WriteSummary()
+                    self._write_copying(batch, summary)
+                if self._copy_pinned > COPY_PIN_SHARE * _buffer_pool_bytes(False):
+                    self._reopen()
             else:
                 self._execute("BEGIN TRANSACTION")
                 try:
@@ -185,12 +218,14 @@ class EmbeddedStore(GraphStore):
             rows = batch.node_rows(label)
             existing = self.existing_keys(label, (r[node_type.key] for r in rows))
             new_rows = [r for r in rows if r[node_type.key] not in existing]
-            if new_rows:
+            if len(new_rows) >= COPY_MIN_ROWS:
                 columns = sorted({p for r in new_rows for p in r} | {"stub"})
-                table = self._arrow(label, [{**r, "stub": False} for r in new_rows], columns)
-                self._execute(f"COPY {quote(label)}({', '.join(quote(c) for c in columns)}) FROM $t",
-                              {"t": table})
-            self._merge_nodes(label, [r for r in rows if r[node_type.key] in existing])
+                table = self._arrow(label, new_rows, columns, constants={"stub": False})
+                self._copy(f"COPY {quote(label)}({', '.join(quote(c) for c in columns)}) FROM $t", table,
+                           self._width(label))
+                self._merge_nodes(label, [r for r in rows if r[node_type.key] in existing])
+            else:
+                self._merge_nodes(label, rows)
             summary.created[label] = {r[node_type.key] for r in new_rows}
             summary.nodes[label] = len(rows)
         for label in batch.stubs:
@@ -198,12 +233,31 @@ class EmbeddedStore(GraphStore):
         for group in batch.rels:
             rows = batch.rel_rows(group)
             new_rows, old_rows = self._split_existing_rels(group, rows)
+            if len(new_rows) < COPY_MIN_ROWS:
+                new_rows, old_rows = [], new_rows + old_rows
             if new_rows:
                 option = (f" (from='{group[1]}', to='{group[2]}')"
                           if len(schema.rel(group[0]).pairs) > 1 else "")
-                self._execute(f"COPY {quote(group[0])} FROM $t{option}", {"t": self._rel_table(group, new_rows)})
+                self._copy(f"COPY {quote(group[0])} FROM $t{option}", self._rel_table(group, new_rows))
             self._merge_rels(group, old_rows)
             summary.relationships[group[0]] = summary.relationships.get(group[0], 0) + len(rows)
+
+    def _copy(self, cypher: str, table: pa.Table, width: int | None = None) -> None:
+        """COPY an Arrow table, accounting for the buffer-pool memory it pins (see COPY_COLUMN_BYTES):
+        a node COPY touches every column of its table (`width`), not only the ones it lists."""
+        self._execute(cypher, {"t": table})
+        self._copy_pinned += (width or table.num_columns) * (COPY_COLUMN_BYTES + COPY_CELL_BYTES * table.num_rows)
+
+    def _width(self, label: str) -> int:
+        return len(self._table_columns(label))
+
+    def _reopen(self) -> None:
+        """Close and reopen the database: releases what COPY pinned (only between write transactions)."""
+        self._conn.close()
+        self._db.close()
+        self._conn = None
+        self._open()
+        self.reopens += 1
 
     def _rollback(self) -> None:
         """Roll back after a failure; the engine may already have done so itself."""
@@ -235,9 +289,9 @@ class EmbeddedStore(GraphStore):
             return
         table = pa.Table.from_arrays([self._column(missing, node_type.props[node_type.key])],
                                      names=["c_" + node_type.key])
-        if copy:
+        if copy and len(missing) >= COPY_MIN_ROWS:
             table = table.append_column("stub", pa.array([True] * len(missing)))
-            self._execute(f"COPY {quote(label)}({quote(node_type.key)}, stub) FROM $t", {"t": table})
+            self._copy(f"COPY {quote(label)}({quote(node_type.key)}, stub) FROM $t", table, self._width(label))
         else:
             self._execute(f"LOAD FROM $t MERGE (__n:{quote(label)} {{{quote(node_type.key)}: "
                           f"{quote('c_' + node_type.key)}}}) ON CREATE SET __n.stub = true", {"t": table})
@@ -288,9 +342,18 @@ class EmbeddedStore(GraphStore):
         arrays += [self._column(rows_of(rows, p), t) for p, t in rel_type.props.items()]
         return pa.Table.from_arrays(arrays, names=["c__from", "c__to", *("c_" + p for p in rel_type.props)])
 
-    def _arrow(self, label: str, rows: list[dict[str, Any]], columns: list[str], prefix: str = "") -> pa.Table:
-        arrays = [self._column([r.get(c) for r in rows], schema.property_type(label, c)) for c in columns]
-        return pa.Table.from_arrays(arrays, names=[prefix + c for c in columns])
+    def _arrow(self, label: str, rows: list[dict[str, Any]], columns: list[str], prefix: str = "",
+               constants: dict[str, Any] | None = None) -> pa.Table:
+        """Rows to an Arrow table in one pass in C (`from_pylist`: a missing key is a null); columns
+        named in `constants` are filled with one value."""
+        constants = constants or {}
+        fields = [pa.field(c, ARROW_TYPES[schema.property_type(label, c)]) for c in columns if c not in constants]
+        table = pa.Table.from_pylist(rows, schema=pa.schema(fields))
+        for c, value in constants.items():
+            if c in columns:
+                table = table.append_column(c, pa.array([value] * len(rows), ARROW_TYPES[schema.property_type(label, c)]))
+        table = table.select(columns)
+        return table.rename_columns([prefix + c for c in columns]) if prefix else table
 
     @staticmethod
     def _column(values: list[Any], type_: str) -> pa.Array:
