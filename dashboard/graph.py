@@ -191,8 +191,8 @@ def empty_notice(what: str = "data") -> bool:
     c = counts()
     if what == "standard":
         if not c.get("iods"):
-            st.info(f"The standard is not loaded in this graph yet. Run `dicom-graph standard load` "
-                    f"(no network needed), then reload.")
+            st.info("The standard is not loaded in this graph yet. Run `dicom-graph standard load` "
+                    "(no network needed), then reload.")
             return True
         return False
     if not c.get("instances"):

@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +35,8 @@ from dicom_graph.model import schema
 from dicom_graph.model.batch import GraphBatch
 
 from . import conformance
-from .references import REFERENCED_SOP_INSTANCE_UID, TEXT_VRS, Pointers, dict_vr, element_vr, seq_name, walk_sequence
+from .references import (REFERENCED_SOP_INSTANCE_UID, TEXT_VRS, Pointers, element_vr, seq_name, unpack_binary,
+                         walk_sequence)
 
 MAX_VALUE_CHARS = 1024
 MEDIA_STORAGE_DIRECTORY_STORAGE = "1.2.840.10008.1.3.10"
@@ -69,8 +69,6 @@ FRAME_PROPS = ("FrameOfReferenceUID", "PositionReferenceIndicator")
 
 _LIST_TYPES = schema.LIST_ELEMENT_TYPE
 _SINGLE_VALUE_TEXT_VRS = frozenset({"LT", "ST", "UT", "UR"})
-_BINARY_FORMATS = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d", "SV": "q",
-                   "UV": "Q"}
 
 
 _SCALAR_TYPES = frozenset({schema.STRING, schema.INT64, schema.DOUBLE, schema.DATE})
@@ -150,15 +148,10 @@ def _fast_value(raw: RawDataElement, vr: str | None) -> Any:
             return text.rstrip(" \x00")
         parts = [p.strip(" \x00") for p in text.split("\\")]
         return parts[0] if len(parts) == 1 else parts
-    fmt = _BINARY_FORMATS.get(vr)  # type: ignore[arg-type]
-    if fmt is None:
+    number = unpack_binary(raw, vr)
+    if number is None:
         raise LookupError
-    size = struct.calcsize(fmt)
-    n = len(value) // size
-    if n * size != len(value):
-        raise LookupError
-    values = struct.unpack(("<" if raw.is_little_endian else ">") + fmt * n, value)
-    return values[0] if n == 1 else list(values)
+    return number
 
 
 def _binary_digest(value: Any) -> bytes:

@@ -87,9 +87,9 @@ def _uids(value: Any) -> list[str]:
 _BINARY_FORMATS = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d", "SV": "q", "UV": "Q"}
 
 
-def _binary_text(raw: Any, vr: str | None) -> str | None:
-    """str() of the value pydicom would convert a binary number element to (an int or float, or a
-    MultiValue printed like a list), decoded with struct; None where pydicom must do it."""
+def unpack_binary(raw: Any, vr: str | None) -> Any:
+    """A binary number element's value (one number, or a list) decoded with struct, as pydicom would give
+    it; None when the VR is not a plain binary number or the length does not fit it."""
     fmt = _BINARY_FORMATS.get(vr)  # type: ignore[arg-type]
     value = raw.value
     if fmt is None or not value:
@@ -99,7 +99,14 @@ def _binary_text(raw: Any, vr: str | None) -> str | None:
     if n * size != len(value):
         return None
     values = struct.unpack(("<" if raw.is_little_endian else ">") + fmt * n, value)
-    return str(values[0]) if n == 1 else str(list(values))
+    return values[0] if n == 1 else list(values)
+
+
+def _binary_text(raw: Any, vr: str | None) -> str | None:
+    """str() of the value pydicom would convert a binary number element to (an int or float, or a
+    MultiValue printed like a list); None where pydicom must do it."""
+    value = unpack_binary(raw, vr)
+    return None if value is None else str(value)
 
 
 def _first(pair: tuple[int, Any]) -> int:

@@ -85,7 +85,6 @@ class Neo4jStore(GraphStore):
             raise ReadOnlyError("the store is open read-only; writing needs a writer (ingest, load, listen)")
         summary = WriteSummary()
         for label in batch.nodes:
-            node_type = schema.node(label)
             keys = list(batch.nodes[label])
             summary.created[label] = set(keys) - self.existing_keys(label, keys)
             summary.nodes[label] = len(keys)
