@@ -56,11 +56,10 @@ class QueryResult:
 
 @dataclass
 class WriteSummary:
-    """Rows sent per label / relationship type, and which node keys were new before the write."""
+    """Rows sent per label / relationship type."""
 
     nodes: dict[str, int] = field(default_factory=dict)
     relationships: dict[str, int] = field(default_factory=dict)
-    created: dict[str, set[Any]] = field(default_factory=dict)
 
 
 class GraphStore(ABC):

@@ -201,8 +201,6 @@ class EmbeddedStore(GraphStore):
     def _write_merging(self, batch: GraphBatch, summary: WriteSummary) -> None:
         for label in batch.nodes:
             rows = batch.node_rows(label)
-            summary.created[label] = set(r[schema.node(label).key] for r in rows) - self.existing_keys(
-                label, (r[schema.node(label).key] for r in rows))
             self._merge_nodes(label, rows)
             summary.nodes[label] = len(rows)
         for label in batch.stubs:
@@ -226,7 +224,6 @@ class EmbeddedStore(GraphStore):
                 self._merge_nodes(label, [r for r in rows if r[node_type.key] in existing])
             else:
                 self._merge_nodes(label, rows)
-            summary.created[label] = {r[node_type.key] for r in new_rows}
             summary.nodes[label] = len(rows)
         for label in batch.stubs:
             self._create_stubs(label, batch.stub_keys(label), copy=True)
@@ -284,7 +281,8 @@ class EmbeddedStore(GraphStore):
         if not keys:
             return
         node_type = schema.node(label)
-        missing = sorted(set(keys) - self.existing_keys(label, keys))
+        # the MERGE below skips existing nodes itself; COPY needs the missing ones only
+        missing = sorted(set(keys) - self.existing_keys(label, keys)) if copy else sorted(keys)
         if not missing:
             return
         table = pa.Table.from_arrays([self._column(missing, node_type.props[node_type.key])],

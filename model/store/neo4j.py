@@ -85,9 +85,7 @@ class Neo4jStore(GraphStore):
             raise ReadOnlyError("the store is open read-only; writing needs a writer (ingest, load, listen)")
         summary = WriteSummary()
         for label in batch.nodes:
-            keys = list(batch.nodes[label])
-            summary.created[label] = set(keys) - self.existing_keys(label, keys)
-            summary.nodes[label] = len(keys)
+            summary.nodes[label] = len(batch.nodes[label])
         for group in batch.rels:
             summary.relationships[group[0]] = summary.relationships.get(group[0], 0) + len(batch.rels[group])
         with self._session(write=True) as session:
