@@ -128,12 +128,17 @@ def server(graph_db: str):
         wait_for(f"http://127.0.0.1:{port}/_stcore/health", 60)
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process, 15)
         log.close()
+
+
+def stop(process: subprocess.Popen, timeout: float) -> None:
+    """Terminate, and kill what does not exit in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 @pytest.fixture(scope="module")
@@ -163,11 +168,7 @@ def browser():
         yield tools
         tools.close()
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process, 10)
         shutil.rmtree(profile, ignore_errors=True)
 
 
