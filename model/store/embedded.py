@@ -13,6 +13,7 @@ Why it is shaped this way (measurements in ENGINE-NOTES.md):
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import threading
 from pathlib import Path
@@ -25,6 +26,8 @@ from .. import schema
 from ..batch import GraphBatch, RelGroup
 from .base import (GraphNotFound, GraphStore, QueryError, QueryResult, ReadOnlyError, StoreError,
                    WriteSummary, plain, quote)
+
+LOG = logging.getLogger("dicom_graph.store")
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     schema.STRING: pa.string(), schema.INT64: pa.int64(), schema.DOUBLE: pa.float64(),
@@ -179,13 +182,16 @@ class EmbeddedStore(GraphStore):
                 try:
                     self._write_copying(batch, summary)
                 except QueryError as exc:
-                    # the estimate is only an estimate (a COPY that opens a new node group needs more):
-                    # release everything and write the batch again (this path is idempotent to re-run)
+                    # A COPY still found the pool full: release everything and write the batch again
+                    # without COPY (this path is idempotent to re-run; MERGE pins nothing). Retrying
+                    # with COPY is what a 1M ingest did before ladybug panicked on a missing WAL.
                     if "buffer pool is full" not in str(exc):
                         raise
+                    LOG.warning("the buffer pool filled during a COPY; reopened %s and writing this batch "
+                                "with MERGE", self.path.name)
                     self._reopen()
                     summary = WriteSummary()
-                    self._write_copying(batch, summary)
+                    self._write_copying(batch, summary, min_rows=None)
                 if self._copy_pinned > COPY_PIN_SHARE * _buffer_pool_bytes(False):
                     self._reopen()
             else:
@@ -210,13 +216,16 @@ class EmbeddedStore(GraphStore):
             self._merge_rels(group, rows)
             summary.relationships[group[0]] = summary.relationships.get(group[0], 0) + len(rows)
 
-    def _write_copying(self, batch: GraphBatch, summary: WriteSummary) -> None:
+    def _write_copying(self, batch: GraphBatch, summary: WriteSummary,
+                       min_rows: int | None = COPY_MIN_ROWS) -> None:
+        """New rows in groups of at least `min_rows` are copied, the rest merged (None: merge all)."""
+        copies = (lambda n: min_rows is not None and n >= min_rows)
         for label in batch.nodes:
             node_type = schema.node(label)
             rows = batch.node_rows(label)
             existing = self.existing_keys(label, (r[node_type.key] for r in rows))
             new_rows = [r for r in rows if r[node_type.key] not in existing]
-            if len(new_rows) >= COPY_MIN_ROWS:
+            if copies(len(new_rows)):
                 columns = sorted({p for r in new_rows for p in r} | {"stub"})
                 table = self._arrow(label, new_rows, columns, constants={"stub": False})
                 self._copy(f"COPY {quote(label)}({', '.join(quote(c) for c in columns)}) FROM $t", table,
@@ -226,11 +235,11 @@ class EmbeddedStore(GraphStore):
                 self._merge_nodes(label, rows)
             summary.nodes[label] = len(rows)
         for label in batch.stubs:
-            self._create_stubs(label, batch.stub_keys(label), copy=True)
+            self._create_stubs(label, batch.stub_keys(label), copy=min_rows is not None)
         for group in batch.rels:
             rows = batch.rel_rows(group)
             new_rows, old_rows = self._split_existing_rels(group, rows)
-            if len(new_rows) < COPY_MIN_ROWS:
+            if not copies(len(new_rows)):
                 new_rows, old_rows = [], new_rows + old_rows
             if new_rows:
                 option = (f" (from='{group[1]}', to='{group[2]}')"
