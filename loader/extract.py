@@ -400,6 +400,7 @@ def dataset_to_batch(ds: Any, *, source: str, path: str | None = None, file_size
         batch.add_rel("REFERENCES", "Instance", uid, "Series", target, {"via": via})
     for via, target in pointers.studies:
         batch.add_rel("REFERENCES", "Instance", uid, "Study", target, {"via": via})
+    props["pointer_count"] = sum(len(rows) for group, rows in batch.rels.items() if group[0] == "REFERENCES")
 
     return Extracted(batch=batch, sop_instance_uid=uid, sop_class_uid=str(cls_uid) if cls_uid else None,
                      study_uid=study_uid if not normalized else None, patient_key=patient_key,

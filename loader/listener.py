@@ -467,10 +467,12 @@ class Listener:
                 if forbidden in mods and str(mods[forbidden].value) != (uid if forbidden == "SOPInstanceUID" else cls):
                     return self._refuse(event, uid, INVALID_ATTRIBUTE_VALUE, f"{forbidden} cannot change"), None
             extracted = dataset_to_batch(mods, source="network", sop_instance_uid=uid, sop_class_uid=cls)
-            # the hash of a modification list is not the instance's: keep the one of the whole instance
+            # the hash and pointer count of a modification list are not the instance's
             extracted.batch.nodes["Instance"][uid].pop("content_hash", None)
+            extracted.batch.nodes["Instance"][uid].pop("pointer_count", None)
             self.store.write(extracted.batch)
             self._drop_replaced_references(uid, mods, extracted.batch)
+            self.store.run("recount_pointers", uids=[uid])
         LOG.info("N-SET %s (%s) from %s: %s", uid, pydicom.uid.UID(cls).name, _calling(event.assoc),
                  mods.get("PerformedProcedureStepStatus", "attributes updated"))
         return _status(SUCCESS), mods

@@ -241,10 +241,12 @@ class Writer:
             batch.merge(rest)
             batch.add_stub("Instance", ex.sop_instance_uid)
             ex._row = instance_rows.get(ex.sop_instance_uid)  # type: ignore[attr-defined]
-        self._instances(batch, extracted)
+        conflicted = self._instances(batch, extracted)
         self._study_patients(batch, extracted)
         self._sop_classes(batch, extracted)
         self.store.write(batch)
+        if conflicted:  # their edges now come from more than one version of their content
+            self.store.run("recount_pointers", uids=sorted(conflicted))
         # the files are done only once their instances are committed
         files = GraphBatch()
         for o in outcomes:
@@ -257,7 +259,10 @@ class Writer:
         self.pending = []
         self.pending_instances = 0
 
-    def _instances(self, batch: GraphBatch, extracted: list[Extracted]) -> None:
+    def _instances(self, batch: GraphBatch, extracted: list[Extracted]) -> set[str]:
+        """Instance rows for the batch: new ones whole, known ones only their conflicts; returns the
+        UIDs seen here with content other than the graph's."""
+        conflicted: set[str] = set()
         uids = sorted({ex.sop_instance_uid for ex in extracted})
         known: dict[str, dict[str, Any]] = {}
         for start in range(0, len(uids), RESUME_CHUNK):
@@ -280,7 +285,9 @@ class Writer:
                 existing["conflicts"] = sorted(set(existing["conflicts"]) | {h})
                 row = rows.setdefault(uid, {"SOPInstanceUID": uid})
                 row["conflicting_hashes"] = existing["conflicts"]
+                conflicted.add(uid)
                 self.summary.instances_updated += 1
+        return conflicted
 
     def _study_patients(self, batch: GraphBatch, extracted: list[Extracted]) -> None:
         wanted: dict[str, set[str]] = {}

@@ -127,6 +127,9 @@ NODE_TYPES: tuple[NodeType, ...] = (
         "modules_present": STRING_LIST, "modules_missing": STRING_LIST,
         "type1_missing": STRING_LIST, "type1_empty": STRING_LIST, "type2_missing": STRING_LIST,
         "conformant": BOOL,
+        # how many REFERENCES edges this instance's content makes: lets "studies with pointers" be one
+        # column scan instead of a walk over every edge (0.5 s at 100k instances, linear in the archive)
+        "pointer_count": INT64,
     }, open=True, indexed=("SOPClassUID", "Modality")),
     # --- the network ----------------------------------------------------------------------------
     NodeType("ApplicationEntity", "key", {"key": STRING, "ae_title": STRING, "address": STRING,

@@ -12,6 +12,13 @@ register(
         params={"uids": []},
         description="For the writer: which instances exist, as stubs or with which content hash."),
     NamedQuery(
+        "recount_pointers", "Set pointer_count from the REFERENCES edges an instance has",
+        "UNWIND $uids AS u MATCH (i:Instance {SOPInstanceUID: u}) OPTIONAL MATCH (i)-[r:REFERENCES]->() "
+        "WITH i, count(r) AS n SET i.pointer_count = n",
+        params={"uids": []}, write=True,
+        description="For the writers: an instance seen with other content (ingest) or whose sequences an "
+                    "N-SET replaced (listener) has edges from more than one version of its content."),
+    NamedQuery(
         "study_patients", "Patient keys each study was seen under",
         "UNWIND $uids AS u MATCH (s:Study {StudyInstanceUID: u}) "
         "RETURN s.StudyInstanceUID AS uid, s.patient_keys AS patient_keys",
