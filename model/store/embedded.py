@@ -13,7 +13,6 @@ Why it is shaped this way (measurements in ENGINE-NOTES.md):
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import os
 import threading
 from pathlib import Path
@@ -26,8 +25,6 @@ from .. import schema
 from ..batch import GraphBatch, RelGroup
 from .base import (GraphNotFound, GraphStore, QueryError, QueryResult, ReadOnlyError, StoreError,
                    WriteSummary, plain, quote)
-
-LOG = logging.getLogger("dicom_graph.store")
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     schema.STRING: pa.string(), schema.INT64: pa.int64(), schema.DOUBLE: pa.float64(),
@@ -47,13 +44,13 @@ COPY_MIN_ROWS = 1_000
 KEY_CHUNK = 5_000
 # Every `COPY` keeps in-memory column chunks alive in the buffer pool until the database is closed
 # (ladybug 0.22; a CHECKPOINT does not release them): measured ~0.7 MB per copied column plus ~100 bytes
-# per cell, whatever the row count. A 300-column Instance COPY of 2,000 rows holds ~200 MB, so a long
-# ingest filled the 2 GB pool after a few batches ("Unable to allocate memory! The buffer pool is
+# per cell, whatever the row count, and per COPY worker thread (LadybugDB issue #760), so the writer runs
+# one thread (COPY is no slower for it here). A 300-column Instance COPY of 2,000 rows holds ~200 MB, so
+# a long ingest filled the 2 GB pool after a few batches ("Unable to allocate memory! The buffer pool is
 # full"). The writer therefore reopens its database (0.1 s) once the estimate of what COPY has pinned
 # passes this share of the pool; memory then stays flat whatever the archive size. The estimate proved
-# low when a COPY opens a new node group (131,072 rows; a 1M ingest died there at 40 % of 2 GB), so the
-# share is 0 (reopen after every copying write), and a write that still finds the pool full is retried
-# once after a reopen.
+# low when a COPY opens a new node group (131,072 rows), so the share is 0: reopen after every copying
+# write. A COPY that still fills the pool ends the write (see _give_up_after_full_pool).
 COPY_COLUMN_BYTES = 768 * 1024
 COPY_CELL_BYTES = 128
 COPY_PIN_SHARE = 0.0  # i.e. after every write that copied: ~0.1-0.3 s per 5,000-instance batch
@@ -89,7 +86,8 @@ class EmbeddedStore(GraphStore):
         self._copy_pinned = 0
         try:
             self._db = ladybug.Database(str(self.path), read_only=self.read_only,
-                                        buffer_pool_size=_buffer_pool_bytes(self.read_only))
+                                        buffer_pool_size=_buffer_pool_bytes(self.read_only),
+                                        max_num_threads=0 if self.read_only else 1)
         except RuntimeError as exc:
             raise StoreError(f"cannot open graph {self.path}: {_first_line(exc)}") from None
         self._conn = ladybug.Connection(self._db)
@@ -182,16 +180,9 @@ class EmbeddedStore(GraphStore):
                 try:
                     self._write_copying(batch, summary)
                 except QueryError as exc:
-                    # A COPY still found the pool full: release everything and write the batch again
-                    # without COPY (this path is idempotent to re-run; MERGE pins nothing). Retrying
-                    # with COPY is what a 1M ingest did before ladybug panicked on a missing WAL.
-                    if "buffer pool is full" not in str(exc):
-                        raise
-                    LOG.warning("the buffer pool filled during a COPY; reopened %s and writing this batch "
-                                "with MERGE", self.path.name)
-                    self._reopen()
-                    summary = WriteSummary()
-                    self._write_copying(batch, summary, min_rows=None)
+                    if "buffer pool is full" in str(exc):
+                        self._give_up_after_full_pool(exc)
+                    raise
                 if self._copy_pinned > COPY_PIN_SHARE * _buffer_pool_bytes(False):
                     self._reopen()
             else:
@@ -216,16 +207,13 @@ class EmbeddedStore(GraphStore):
             self._merge_rels(group, rows)
             summary.relationships[group[0]] = summary.relationships.get(group[0], 0) + len(rows)
 
-    def _write_copying(self, batch: GraphBatch, summary: WriteSummary,
-                       min_rows: int | None = COPY_MIN_ROWS) -> None:
-        """New rows in groups of at least `min_rows` are copied, the rest merged (None: merge all)."""
-        copies = (lambda n: min_rows is not None and n >= min_rows)
+    def _write_copying(self, batch: GraphBatch, summary: WriteSummary) -> None:
         for label in batch.nodes:
             node_type = schema.node(label)
             rows = batch.node_rows(label)
             existing = self.existing_keys(label, (r[node_type.key] for r in rows))
             new_rows = [r for r in rows if r[node_type.key] not in existing]
-            if copies(len(new_rows)):
+            if len(new_rows) >= COPY_MIN_ROWS:
                 columns = sorted({p for r in new_rows for p in r} | {"stub"})
                 table = self._arrow(label, new_rows, columns, constants={"stub": False})
                 self._copy(f"COPY {quote(label)}({', '.join(quote(c) for c in columns)}) FROM $t", table,
@@ -235,11 +223,11 @@ class EmbeddedStore(GraphStore):
                 self._merge_nodes(label, rows)
             summary.nodes[label] = len(rows)
         for label in batch.stubs:
-            self._create_stubs(label, batch.stub_keys(label), copy=min_rows is not None)
+            self._create_stubs(label, batch.stub_keys(label), copy=True)
         for group in batch.rels:
             rows = batch.rel_rows(group)
             new_rows, old_rows = self._split_existing_rels(group, rows)
-            if not copies(len(new_rows)):
+            if len(new_rows) < COPY_MIN_ROWS:
                 new_rows, old_rows = [], new_rows + old_rows
             if new_rows:
                 option = (f" (from='{group[1]}', to='{group[2]}')"
@@ -265,8 +253,21 @@ class EmbeddedStore(GraphStore):
         self._open()
         self.reopens += 1
 
+    def _give_up_after_full_pool(self, exc: QueryError) -> None:
+        """A COPY that fails on a full buffer pool leaves ladybug 0.22 unsafe to write to in this
+        process: later commits were lost at close and string columns read back corrupted (measured; a
+        1M ingest ended in a WAL panic this way). A new process finds the graph intact, so: close now
+        and tell the operator how to go on."""
+        self.close()
+        raise StoreError(
+            f"the embedded engine's buffer pool ({_buffer_pool_bytes(False) >> 20} MB) filled during a bulk "
+            f"COPY ({_first_line(exc)}); what was committed is intact: set "
+            f"DICOM_GRAPH_BUFFER_POOL_MB higher and run the same command with --resume to redo the rest") from None
+
     def _rollback(self) -> None:
         """Roll back after a failure; the engine may already have done so itself."""
+        if self._conn is None:
+            return
         try:
             self._conn.execute("ROLLBACK")
         except RuntimeError:
