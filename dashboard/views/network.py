@@ -59,8 +59,10 @@ with st.expander("Every proposed presentation context"):
     st.dataframe(graph.frame(graph.run("network_contexts", association="", limit=2000)), hide_index=True,
                  width="stretch")
 
-mpps = graph.frame(graph.run("network_mpps"))
-st.subheader(f"Modality Performed Procedure Steps ({len(mpps)})")
+MPPS_SHOWN = 500
+mpps = graph.frame(graph.run("network_mpps", limit=MPPS_SHOWN))
+st.subheader("Modality Performed Procedure Steps "
+             + (f"(the newest {MPPS_SHOWN})" if len(mpps) >= MPPS_SHOWN else f"({len(mpps)})"))
 if not mpps.empty:
     st.dataframe(mpps, hide_index=True, width="stretch")
 commit = graph.frame(graph.run("network_commitments"))

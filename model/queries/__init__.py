@@ -30,6 +30,17 @@ class NamedQuery:
 QUERIES: dict[str, NamedQuery] = {}
 
 
+def has_label(var: str, label: str, dialect: str) -> str:
+    """A label test on a node of a multi-label pattern: `label(t)` in ladybug (where `labels(t)` is a
+    string), `t:Label` in Neo4j."""
+    return f"label({var}) = '{label}'" if dialect == "embedded" else f"{var}:{label}"
+
+
+def dialects(build: Any) -> dict[str, Any]:
+    """`cypher` (Neo4j's text) and `variants` for a query built per dialect by `build(dialect)`."""
+    return {"cypher": build("neo4j"), "variants": {"embedded": build("embedded")}}
+
+
 def register(*queries: NamedQuery) -> None:
     for q in queries:
         if q.name in QUERIES:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from . import NamedQuery, QUERIES, register
+from . import NamedQuery, QUERIES, dialects, has_label, register
 
 _LIVE = "coalesce({v}.stub, false) = false"
 
@@ -60,6 +60,21 @@ _EDGE_COLUMNS = ("s.SOPInstanceUID AS source, s.Modality AS source_modality, s.S
                  "r.via AS via, '{label}' AS target_label, t.{key} AS target, "
                  "coalesce(t.stub, false) AS target_stub")
 _STUDY_INSTANCES = "(:Study {{StudyInstanceUID: $study}})-[:HAS_SERIES]->(:Series)-[:HAS_INSTANCE]->({v}:Instance)"
+
+
+def _normalized_instances(dialect: str) -> str:
+    """The first $limit normalized instances, then one pass over their pointers counted per target kind
+    (three chained OPTIONAL MATCH aggregations over every one of them grew with the archive)."""
+    def kind(label: str) -> str:
+        return f"count(CASE WHEN {has_label('t', label, dialect)} THEN 1 END)"
+    return ("MATCH (i:Instance)-[:INSTANCE_OF]->(c:SOPClass) WHERE c.kind = 'normalized' "
+            "WITH i, c ORDER BY coalesce(c.name, c.uid), i.SOPInstanceUID LIMIT $limit "
+            "OPTIONAL MATCH (i)-[:REFERENCES]->(t) "
+            "RETURN i.SOPInstanceUID AS sop_instance_uid, coalesce(c.name, c.uid) AS sop_class, "
+            "i.PerformedProcedureStepStatus AS status, "
+            f"{kind('Instance')} AS to_instances, {kind('Series')} AS to_series, {kind('Study')} AS to_studies, "
+            "count(CASE WHEN t.stub = true THEN 1 END) AS dangling "
+            "ORDER BY sop_class, sop_instance_uid")
 
 
 def _UNION(branches: list[str]) -> str:
@@ -362,19 +377,7 @@ register(
         description="Instances of normalized SOP classes with their pointers per target kind "
                     "(instances, series, studies) and how many of those are dangling.",
         params={"limit": 1000},
-        cypher="MATCH (i:Instance)-[:INSTANCE_OF]->(c:SOPClass) WHERE c.kind = 'normalized' "
-               "OPTIONAL MATCH (i)-[:REFERENCES]->(ti:Instance) "
-               "WITH i, c, count(ti) AS to_instances, sum(CASE WHEN ti.stub = true THEN 1 ELSE 0 END) AS di "
-               "OPTIONAL MATCH (i)-[:REFERENCES]->(ts:Series) "
-               "WITH i, c, to_instances, di, count(ts) AS to_series, "
-               "sum(CASE WHEN ts.stub = true THEN 1 ELSE 0 END) AS ds "
-               "OPTIONAL MATCH (i)-[:REFERENCES]->(tt:Study) "
-               "WITH i, c, to_instances, to_series, count(tt) AS to_studies, "
-               "di + ds AS d2, sum(CASE WHEN tt.stub = true THEN 1 ELSE 0 END) AS dt "
-               "RETURN i.SOPInstanceUID AS sop_instance_uid, coalesce(c.name, c.uid) AS sop_class, "
-               "i.PerformedProcedureStepStatus AS status, to_instances, to_series, to_studies, "
-               "d2 + dt AS dangling "
-               "ORDER BY sop_class, sop_instance_uid LIMIT $limit",
+        **dialects(_normalized_instances),
         example=True,
     ),
     # --- the analysts' library: examples that show off the joined model ---------------------------
