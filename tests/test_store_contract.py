@@ -192,3 +192,34 @@ def test_new_node_and_new_stub_in_one_small_batch_keep_their_edges(store):
     assert rows == [["T1", "A"], ["T1", "B"], ["T1", "Y1"]]
     assert store.query("MATCH (i:Instance) WHERE i.stub RETURN i.SOPInstanceUID ORDER BY i.SOPInstanceUID"
                        ).column("i.SOPInstanceUID") == ["B", "Y0", "Y1"]
+
+
+def test_large_batch_completes_wide_stubs_and_keeps_their_edges(store):
+    """A bulk write that completes stubs with many properties (the embedded engine updates them a slice
+    of columns at a time, reopening in between, to bound its buffer pool): every value lands, the stubs
+    are stubs no more, and the edges that pointed at them still do."""
+    from pydicom.datadict import DicomDictionary
+    keywords = [v[4] for _, v in sorted(DicomDictionary.items())
+                if v[0] in ("LO", "SH") and v[1] == "1" and v[4] and "RETIRED" not in v[2]][:60]
+    first = GraphBatch()
+    for i in range(1_200):
+        first.add_node("Instance", {"SOPInstanceUID": f"2.25.src{i}"})
+        if i < 300:
+            first.add_rel("REFERENCES", "Instance", f"2.25.src{i}", "Instance", f"2.25.tgt{i}",
+                          {"via": "ReferencedSOPSequence"})
+    store.write(first)
+    second = GraphBatch()
+    for i in range(1_200):
+        second.add_node("Instance", {"SOPInstanceUID": f"2.25.tgt{i}",
+                                     **{kw: f"{kw}-{i}" for kw in keywords}})
+    store.write(second)
+    assert store.count_nodes("Instance") == 2_400
+    assert store.query("MATCH (i:Instance) WHERE i.stub = true RETURN count(*)").scalar() == 0
+    edges = store.query("MATCH (a:Instance)-[:REFERENCES]->(b:Instance) "
+                        f"RETURN a.SOPInstanceUID AS a, b.SOPInstanceUID AS b, b.{keywords[-1]} AS last").records()
+    assert len(edges) == 300
+    assert all(e["b"] == e["a"].replace("src", "tgt") and e["last"] == f"{keywords[-1]}-{e['a'][8:]}"
+               for e in edges)
+    row = store.query(f"MATCH (i:Instance {{SOPInstanceUID: '2.25.tgt7'}}) RETURN "
+                      + ", ".join(f"i.{kw} AS {kw}" for kw in keywords)).records()[0]
+    assert row == {kw: f"{kw}-7" for kw in keywords}

@@ -51,6 +51,13 @@ KEY_CHUNK = 5_000
 # passes this share of the pool; memory then stays flat whatever the archive size. The estimate proved
 # low when a COPY opens a new node group (131,072 rows), so the share is 0: reopen after every copying
 # write. A COPY that still fills the pool ends the write (see _give_up_after_full_pool).
+# Updating a row's property rewrites that column's chunk of the row's node group and pins it until the
+# database is closed, CHECKPOINT or not: measured ~27 MB per STRING column per full node group (5,000
+# rows of one group, 20 columns: +547 MB; a 1 GB pool failed on the third 20-column statement). Completing
+# ~200 stub instances with ~150 columns in one MERGE needed 2.7-3.2 GB at 800k instances, which is what
+# stopped a 1M ingest with a 2 GB pool at 375k (and with 4 GB at 775k). So large writes update at most
+# this many columns per statement, then reopen.
+UPDATE_SLICE = 24
 COPY_COLUMN_BYTES = 768 * 1024
 COPY_CELL_BYTES = 128
 COPY_PIN_SHARE = 0.0  # i.e. after every write that copied: ~0.1-0.3 s per 5,000-instance batch
@@ -218,9 +225,10 @@ class EmbeddedStore(GraphStore):
                 table = self._arrow(label, new_rows, columns, constants={"stub": False})
                 self._copy(f"COPY {quote(label)}({', '.join(quote(c) for c in columns)}) FROM $t", table,
                            self._width(label))
-                self._merge_nodes(label, [r for r in rows if r[node_type.key] in existing])
+                updates = [r for r in rows if r[node_type.key] in existing]
             else:
-                self._merge_nodes(label, rows)
+                updates = rows  # the MERGE creates the few new ones
+            self._merge_in_column_slices(label, updates)
             summary.nodes[label] = len(rows)
         for label in batch.stubs:
             self._create_stubs(label, batch.stub_keys(label), copy=True)
@@ -235,6 +243,20 @@ class EmbeddedStore(GraphStore):
                 self._copy(f"COPY {quote(group[0])} FROM $t{option}", self._rel_table(group, new_rows))
             self._merge_rels(group, old_rows)
             summary.relationships[group[0]] = summary.relationships.get(group[0], 0) + len(rows)
+
+    def _merge_in_column_slices(self, label: str, rows: list[dict[str, Any]]) -> None:
+        """MERGE rows that mostly exist already (stubs being completed), at most UPDATE_SLICE columns per
+        statement with a reopen after each: see UPDATE_SLICE. Only on the non-transactional COPY path."""
+        key = schema.node(label).key
+        columns = sorted({p for r in rows for p in r} - {key})
+        if len(columns) <= UPDATE_SLICE:
+            self._merge_nodes(label, rows)
+            return
+        for start in range(0, len(columns), UPDATE_SLICE):
+            part = columns[start:start + UPDATE_SLICE]
+            self._merge_nodes(label, [{key: r[key], **{c: r[c] for c in part if c in r}} for r in rows
+                                      if start == 0 or any(c in r for c in part)])
+            self._reopen()
 
     def _copy(self, cypher: str, table: pa.Table, width: int | None = None) -> None:
         """COPY an Arrow table, accounting for the buffer-pool memory it pins (see COPY_COLUMN_BYTES):
