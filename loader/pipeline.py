@@ -244,7 +244,7 @@ class Writer:
         conflicted = self._instances(batch, extracted)
         self._study_patients(batch, extracted)
         self._sop_classes(batch, extracted)
-        self.store.write(batch)
+        self.store.write(batch, atomic=False)  # --resume redoes a batch whose files are not recorded
         if conflicted:  # their edges now come from more than one version of their content
             self.store.run("recount_pointers", uids=sorted(conflicted))
         # the files are done only once their instances are committed
@@ -254,7 +254,7 @@ class Writer:
                 "key": o.path, "size": o.size, "mtime_ns": o.mtime_ns, "status": o.status,
                 "reason": o.reason, "error_class": o.error_class, "run": self.summary.run_key,
                 "sop_instance_uids": sorted({ex.sop_instance_uid for ex in o.extracted})})
-        self.store.write(files)
+        self.store.write(files, atomic=False)
         self.report.flush()
         self.pending = []
         self.pending_instances = 0

@@ -89,8 +89,10 @@ class GraphStore(ABC):
 
     # --- writing --------------------------------------------------------------------------------
     @abstractmethod
-    def write(self, batch: GraphBatch) -> WriteSummary:
-        """Upsert a batch: nodes, then stubs, then relationships; idempotent (MERGE on keys)."""
+    def write(self, batch: GraphBatch, *, atomic: bool = True) -> WriteSummary:
+        """Upsert a batch: nodes, then stubs, then relationships; idempotent (MERGE on keys).
+        atomic=False: the batch may be written in several statements (a bulk load that is safe to redo,
+        e.g. an ingest that --resume repeats); the embedded engine then bounds its memory per statement."""
 
     @abstractmethod
     def clear(self) -> None:

@@ -34,7 +34,8 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 }
 
 # Above this many rows of one label a batch goes through COPY for its new rows (not atomic across
-# labels, but idempotent to re-run); at or below, the whole batch is one MERGE transaction.
+# labels, but idempotent to re-run); at or below, the whole batch is one MERGE transaction, unless the
+# caller writes with atomic=False (an ingest: --resume redoes a batch).
 COPY_THRESHOLD = 1_000
 # Within a large batch, a label (or relationship group) is copied only when it has at least this many
 # new rows: a COPY has a fixed cost that grows with the table's width (0.1-0.3 s for 40 stub rows into
@@ -42,25 +43,19 @@ COPY_THRESHOLD = 1_000
 # column (below), so small remainders go through `LOAD FROM ... MERGE` instead.
 COPY_MIN_ROWS = 1_000
 KEY_CHUNK = 5_000
-# Every `COPY` keeps in-memory column chunks alive in the buffer pool until the database is closed
-# (ladybug 0.22; a CHECKPOINT does not release them): measured ~0.7 MB per copied column plus ~100 bytes
-# per cell, whatever the row count, and per COPY worker thread (LadybugDB issue #760), so the writer runs
-# one thread (COPY is no slower for it here). A 300-column Instance COPY of 2,000 rows holds ~200 MB, so
-# a long ingest filled the 2 GB pool after a few batches ("Unable to allocate memory! The buffer pool is
-# full"). The writer therefore reopens its database (0.1 s) once the estimate of what COPY has pinned
-# passes this share of the pool; memory then stays flat whatever the archive size. The estimate proved
-# low when a COPY opens a new node group (131,072 rows), so the share is 0: reopen after every copying
-# write. A COPY that still fills the pool ends the write (see _give_up_after_full_pool).
-# Updating a row's property rewrites that column's chunk of the row's node group and pins it until the
-# database is closed, CHECKPOINT or not: measured ~27 MB per STRING column per full node group (5,000
-# rows of one group, 20 columns: +547 MB; a 1 GB pool failed on the third 20-column statement). Completing
-# ~200 stub instances with ~150 columns in one MERGE needed 2.7-3.2 GB at 800k instances, which is what
-# stopped a 1M ingest with a 2 GB pool at 375k (and with 4 GB at 775k). So large writes update at most
-# this many columns per statement, then reopen.
+# What a statement brings into ladybug 0.22's buffer pool stays pinned until the database is closed
+# (CHECKPOINT does not release it), measured per kind of statement:
+# - COPY: ~0.7 MB per column of the table, whatever the row count, per COPY worker thread (LadybugDB
+#   issue #760), so the writer runs one thread (no slower here): ~200 MB per 5,000-instance batch.
+# - an update: the rewritten column chunk of the row's node group, ~27 MB per STRING column per full
+#   group (5,000 rows of one group, 20 columns: +547 MB). Completing ~200 stub instances with ~150
+#   columns in one MERGE needed 2.7-3.2 GB at 800k instances: what stopped a 1M ingest with a 2 GB pool
+#   at 375k (and with 4 GB at 775k). So bulk writes update at most UPDATE_SLICE columns per statement.
+# - a relationship look-up by source keys scans the relationship table: +0.9 GB for REFERENCES at 1M.
+# A bulk write therefore reopens the database (0.1 s) between its phases (see _release), which keeps
+# the pool's high-water mark to one statement's whatever the archive size; a statement that still
+# fills the pool ends the write (see _give_up_after_full_pool).
 UPDATE_SLICE = 24
-COPY_COLUMN_BYTES = 768 * 1024
-COPY_CELL_BYTES = 128
-COPY_PIN_SHARE = 0.0  # i.e. after every write that copied: ~0.1-0.3 s per 5,000-instance batch
 
 
 def _buffer_pool_bytes(read_only: bool) -> int:
@@ -85,12 +80,12 @@ class EmbeddedStore(GraphStore):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._columns: dict[str, set[str]] = {}
-        self._copy_pinned = 0  # estimated bytes COPY has pinned in the buffer pool since the open
+        self._used = False  # has this open run a statement (pinning what it touched)?
         self.reopens = 0
         self._open()
 
     def _open(self) -> None:
-        self._copy_pinned = 0
+        self._used = False
         try:
             self._db = ladybug.Database(str(self.path), read_only=self.read_only,
                                         buffer_pool_size=_buffer_pool_bytes(self.read_only),
@@ -171,27 +166,25 @@ class EmbeddedStore(GraphStore):
                 found.update(row[0] for row in result.get_all())
         return found
 
-    def write(self, batch: GraphBatch) -> WriteSummary:
+    def write(self, batch: GraphBatch, *, atomic: bool = True) -> WriteSummary:
         if self.read_only:
             raise ReadOnlyError("the graph is open read-only; writing needs a writer (ingest, load, listen)")
         summary = WriteSummary()
-        large = any(len(rows) > COPY_THRESHOLD for rows in batch.nodes.values()) or any(
+        bulk = not atomic or any(len(rows) > COPY_THRESHOLD for rows in batch.nodes.values()) or any(
             len(rows) > COPY_THRESHOLD for rows in batch.rels.values())
         with self._lock:
             for label, rows in batch.nodes.items():
                 props = {p for row in rows.values() for p in row}
                 self._ensure_columns(label, props)
-            if large:
-                if self._copy_pinned > COPY_PIN_SHARE * _buffer_pool_bytes(False):
-                    self._reopen()
+            if bulk:
+                self._release()
                 try:
                     self._write_copying(batch, summary)
                 except QueryError as exc:
                     if "buffer pool is full" in str(exc):
                         self._give_up_after_full_pool(exc)
                     raise
-                if self._copy_pinned > COPY_PIN_SHARE * _buffer_pool_bytes(False):
-                    self._reopen()
+                self._release()
             else:
                 self._execute("BEGIN TRANSACTION")
                 try:
@@ -215,32 +208,34 @@ class EmbeddedStore(GraphStore):
             summary.relationships[group[0]] = summary.relationships.get(group[0], 0) + len(rows)
 
     def _write_copying(self, batch: GraphBatch, summary: WriteSummary) -> None:
+        created: dict[str, set[Any]] = {}  # keys this write adds: no edge can touch them yet
         for label in batch.nodes:
             node_type = schema.node(label)
             rows = batch.node_rows(label)
             existing = self.existing_keys(label, (r[node_type.key] for r in rows))
             new_rows = [r for r in rows if r[node_type.key] not in existing]
+            created[label] = {r[node_type.key] for r in new_rows}
             if len(new_rows) >= COPY_MIN_ROWS:
                 columns = sorted({p for r in new_rows for p in r} | {"stub"})
                 table = self._arrow(label, new_rows, columns, constants={"stub": False})
-                self._copy(f"COPY {quote(label)}({', '.join(quote(c) for c in columns)}) FROM $t", table,
-                           self._width(label))
+                self._execute(f"COPY {quote(label)}({', '.join(quote(c) for c in columns)}) FROM $t", {"t": table})
                 updates = [r for r in rows if r[node_type.key] in existing]
             else:
                 updates = rows  # the MERGE creates the few new ones
             self._merge_in_column_slices(label, updates)
             summary.nodes[label] = len(rows)
         for label in batch.stubs:
-            self._create_stubs(label, batch.stub_keys(label), copy=True)
+            created.setdefault(label, set()).update(self._create_stubs(label, batch.stub_keys(label), copy=True))
         for group in batch.rels:
+            self._release()
             rows = batch.rel_rows(group)
-            new_rows, old_rows = self._split_existing_rels(group, rows)
+            new_rows, old_rows = self._split_existing_rels(group, rows, created)
             if len(new_rows) < COPY_MIN_ROWS:
                 new_rows, old_rows = [], new_rows + old_rows
             if new_rows:
                 option = (f" (from='{group[1]}', to='{group[2]}')"
                           if len(schema.rel(group[0]).pairs) > 1 else "")
-                self._copy(f"COPY {quote(group[0])} FROM $t{option}", self._rel_table(group, new_rows))
+                self._execute(f"COPY {quote(group[0])} FROM $t{option}", {"t": self._rel_table(group, new_rows)})
             self._merge_rels(group, old_rows)
             summary.relationships[group[0]] = summary.relationships.get(group[0], 0) + len(rows)
 
@@ -256,16 +251,13 @@ class EmbeddedStore(GraphStore):
             part = columns[start:start + UPDATE_SLICE]
             self._merge_nodes(label, [{key: r[key], **{c: r[c] for c in part if c in r}} for r in rows
                                       if start == 0 or any(c in r for c in part)])
+            self._release()
+
+    def _release(self) -> None:
+        """Reopen if this open has run anything: ladybug keeps what a statement touched pinned until
+        close (see UPDATE_SLICE). Only between statements of a bulk write, never inside a transaction."""
+        if self._used:
             self._reopen()
-
-    def _copy(self, cypher: str, table: pa.Table, width: int | None = None) -> None:
-        """COPY an Arrow table, accounting for the buffer-pool memory it pins (see COPY_COLUMN_BYTES):
-        a node COPY touches every column of its table (`width`), not only the ones it lists."""
-        self._execute(cypher, {"t": table})
-        self._copy_pinned += (width or table.num_columns) * (COPY_COLUMN_BYTES + COPY_CELL_BYTES * table.num_rows)
-
-    def _width(self, label: str) -> int:
-        return len(self._table_columns(label))
 
     def _reopen(self) -> None:
         """Close and reopen the database: releases what COPY pinned (only between write transactions)."""
@@ -306,32 +298,37 @@ class EmbeddedStore(GraphStore):
         self._execute(f"LOAD FROM $t MERGE (__n:{quote(label)} {{{quote(key)}: {quote('c_' + key)}}}) "
                       f"SET {', '.join(sets)}", {"t": table})
 
-    def _create_stubs(self, label: str, keys: list[Any], *, copy: bool) -> None:
-        """Create the missing ones as stubs. COPY is only for the large, non-transactional path:
-        inside an explicit transaction, COPY followed by MERGE corrupts the primary-key index
-        ("invalid local node offset", ladybug 0.22)."""
+    def _create_stubs(self, label: str, keys: list[Any], *, copy: bool) -> list[Any]:
+        """Create the missing ones as stubs; returns them (on the COPY path; [] on the other). COPY is only
+        for the large, non-transactional path: inside an explicit transaction, COPY followed by MERGE
+        corrupts the primary-key index ("invalid local node offset", ladybug 0.22)."""
         if not keys:
-            return
+            return []
         node_type = schema.node(label)
         # the MERGE below skips existing nodes itself; COPY needs the missing ones only
         missing = sorted(set(keys) - self.existing_keys(label, keys)) if copy else sorted(keys)
         if not missing:
-            return
+            return []
         table = pa.Table.from_arrays([self._column(missing, node_type.props[node_type.key])],
                                      names=["c_" + node_type.key])
         if copy and len(missing) >= COPY_MIN_ROWS:
             table = table.append_column("stub", pa.array([True] * len(missing)))
-            self._copy(f"COPY {quote(label)}({quote(node_type.key)}, stub) FROM $t", table, self._width(label))
+            self._execute(f"COPY {quote(label)}({quote(node_type.key)}, stub) FROM $t", {"t": table})
         else:
             self._execute(f"LOAD FROM $t MERGE (__n:{quote(label)} {{{quote(node_type.key)}: "
                           f"{quote('c_' + node_type.key)}}}) ON CREATE SET __n.stub = true", {"t": table})
+        return missing if copy else []
 
-    def _split_existing_rels(self, group: RelGroup, rows: list[dict[str, Any]]
+    def _split_existing_rels(self, group: RelGroup, rows: list[dict[str, Any]], created: dict[str, set[Any]]
                              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Rows whose edge is new, and rows whose edge exists but carries properties to set. Only edges
+        between nodes that existed before this write are looked up: at 1M instances the look-up of
+        5,000 new instances' REFERENCES cost 1.4 s and ~0.9 GB of buffer pool for nothing."""
         rel_type = schema.rel(group[0])
         a_key, b_key = schema.node(group[1]).key, schema.node(group[2]).key
         ident = "".join(f", __e.{quote(p)}" for p in rel_type.identity)
-        sources = sorted({r["from"] for r in rows})
+        fresh_a, fresh_b = created.get(group[1], set()), created.get(group[2], set())
+        sources = sorted({r["from"] for r in rows if r["from"] not in fresh_a and r["to"] not in fresh_b})
         existing: set[tuple] = set()
         for start in range(0, len(sources), KEY_CHUNK):
             result = self._execute(
@@ -426,6 +423,7 @@ class EmbeddedStore(GraphStore):
     def _execute(self, cypher: str, params: dict[str, Any] | None = None) -> Any:
         if self._conn is None:
             raise StoreError("the graph is closed")
+        self._used = True
         try:
             return self._conn.execute(cypher, params or {})
         except RuntimeError as exc:

@@ -80,7 +80,7 @@ class Neo4jStore(GraphStore):
                 found.update(record[0] for record in result)
         return found
 
-    def write(self, batch: GraphBatch) -> WriteSummary:
+    def write(self, batch: GraphBatch, *, atomic: bool = True) -> WriteSummary:  # always one transaction
         if self.read_only:
             raise ReadOnlyError("the store is open read-only; writing needs a writer (ingest, load, listen)")
         summary = WriteSummary()
