@@ -191,7 +191,7 @@ register(
                f"WHERE {_DATE_FILTER} "
                "RETURN p.key AS patient_key, p.PatientID AS patient_id, p.PatientName AS patient_name, "
                "p.PatientSex AS sex, p.PatientBirthDate AS birth_date, count(st) AS studies, "
-               "CAST(sum(series) AS INT64) AS series, CAST(sum(instances) AS INT64) AS instances "
+               "sum(series) AS series, sum(instances) AS instances "
                "ORDER BY patient_id, patient_key LIMIT $limit",
     ),
     NamedQuery(
@@ -347,7 +347,7 @@ register(
         params={"limit": 200},
         cypher="MATCH (i:Instance) WHERE i.pointer_count > 0 AND i.StudyInstanceUID IS NOT NULL "
                "WITH i.StudyInstanceUID AS study_uid, count(*) AS instances, "
-               "CAST(sum(i.pointer_count) AS INT64) AS pointers "
+               "sum(i.pointer_count) AS pointers "
                "ORDER BY pointers DESC, study_uid LIMIT $limit "
                "MATCH (st:Study {StudyInstanceUID: study_uid}) "
                "RETURN study_uid, st.StudyDescription AS description, instances, pointers "
