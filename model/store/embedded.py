@@ -58,9 +58,9 @@ KEY_CHUNK = 5_000
 UPDATE_SLICE = 24
 
 
-def _buffer_pool_bytes(read_only: bool) -> int:
-    default_mb = 512 if read_only else 2048
-    return int(os.environ.get("DICOM_GRAPH_BUFFER_POOL_MB", default_mb)) * 1024 * 1024
+def _buffer_pool_bytes() -> int:
+    # a ceiling, not an allocation: readers too (a reader of a 1M graph needed more than 512 MB)
+    return int(os.environ.get("DICOM_GRAPH_BUFFER_POOL_MB", 2048)) * 1024 * 1024
 
 
 class EmbeddedStore(GraphStore):
@@ -88,7 +88,7 @@ class EmbeddedStore(GraphStore):
         self._used = False
         try:
             self._db = ladybug.Database(str(self.path), read_only=self.read_only,
-                                        buffer_pool_size=_buffer_pool_bytes(self.read_only),
+                                        buffer_pool_size=_buffer_pool_bytes(),
                                         max_num_threads=0 if self.read_only else 1)
         except RuntimeError as exc:
             raise StoreError(f"cannot open graph {self.path}: {_first_line(exc)}") from None
@@ -274,7 +274,7 @@ class EmbeddedStore(GraphStore):
         and tell the operator how to go on."""
         self.close()
         raise StoreError(
-            f"the embedded engine's buffer pool ({_buffer_pool_bytes(False) >> 20} MB) filled during a bulk "
+            f"the embedded engine's buffer pool ({_buffer_pool_bytes() >> 20} MB) filled during a bulk "
             f"COPY ({_first_line(exc)}); what was committed is intact: set "
             f"DICOM_GRAPH_BUFFER_POOL_MB higher and run the same command with --resume to redo the rest") from None
 
@@ -391,6 +391,19 @@ class EmbeddedStore(GraphStore):
               timeout_s: float | None = None) -> QueryResult:
         if write and self.read_only:
             raise ReadOnlyError("the graph is open read-only; pass --write to change it")
+        try:
+            return self._query(cypher, params, write, timeout_s)
+        except QueryError as exc:
+            # what earlier reads pinned stays until close (see UPDATE_SLICE): a long-lived reader such
+            # as the dashboard reopens and asks again, once; a write is never retried
+            if write or "buffer pool is full" not in str(exc):
+                raise
+            with self._lock:
+                self._reopen()
+            return self._query(cypher, params, write, timeout_s)
+
+    def _query(self, cypher: str, params: dict[str, Any] | None, write: bool,
+               timeout_s: float | None) -> QueryResult:
         with self._lock:
             if timeout_s:
                 self._conn.set_query_timeout(int(timeout_s * 1000))
