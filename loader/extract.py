@@ -35,8 +35,8 @@ from dicom_graph.model import schema
 from dicom_graph.model.batch import GraphBatch
 
 from . import conformance
-from .references import (REFERENCED_SOP_INSTANCE_UID, TEXT_VRS, Pointers, element_vr, seq_name, unpack_binary,
-                         walk_sequence)
+from .references import (REFERENCED_SOP_INSTANCE_UID, TEXT_VRS, Pointers, by_tag, element_vr, seq_name,
+                         unpack_binary, walk_sequence)
 
 MAX_VALUE_CHARS = 1024
 MEDIA_STORAGE_DIRECTORY_STORAGE = "1.2.840.10008.1.3.10"
@@ -72,10 +72,6 @@ _SINGLE_VALUE_TEXT_VRS = frozenset({"LT", "ST", "UT", "UR"})
 
 
 _SCALAR_TYPES = frozenset({schema.STRING, schema.INT64, schema.DOUBLE, schema.DATE})
-
-
-def _first(pair: tuple[int, Any]) -> int:
-    return pair[0]
 
 
 class ExtractError(ValueError):
@@ -228,7 +224,7 @@ def dataset_to_batch(ds: Any, *, source: str, path: str | None = None, file_size
 
     raw_dict = ds._dict
     # plain ints, not pydicom's BaseTag: its comparisons are Python-level and cost ~15 % of an extraction
-    for tag, raw in sorted(zip(map(int, raw_dict), raw_dict.values()), key=_first):
+    for tag, raw in sorted(zip(map(int, raw_dict), raw_dict.values()), key=by_tag):
         if tag < 0x00030000:
             continue  # command (0000) and file meta (0002) groups: not content; 0004 is DICOMDIR content
         is_raw = isinstance(raw, RawDataElement)

@@ -109,7 +109,8 @@ def _binary_text(raw: Any, vr: str | None) -> str | None:
     return None if value is None else str(value)
 
 
-def _first(pair: tuple[int, Any]) -> int:
+def by_tag(pair: tuple[int, Any]) -> int:
+    """Sort key for (tag, element) pairs: plain int tags, not pydicom's slower BaseTag comparisons."""
     return pair[0]
 
 
@@ -125,7 +126,7 @@ def walk_sequence(elem: Any, via: str, digest: Any, out: Pointers, depth: int = 
 
 def walk_item(item: Any, via: str, digest: Any, out: Pointers, depth: int) -> None:
     raw_dict = item._dict
-    for tag, raw in sorted(zip(map(int, raw_dict), raw_dict.values()), key=_first):  # plain int tags
+    for tag, raw in sorted(zip(map(int, raw_dict), raw_dict.values()), key=by_tag):  # plain int tags
         is_raw = isinstance(raw, RawDataElement)
         vr = element_vr(raw) if is_raw else raw.VR
         tag_bytes = tag.to_bytes(4, "little")

@@ -260,7 +260,7 @@ class EmbeddedStore(GraphStore):
             self._reopen()
 
     def _reopen(self) -> None:
-        """Close and reopen the database: releases what COPY pinned (only between write transactions)."""
+        """Close and reopen the database: releases what statements pinned (never inside a transaction)."""
         self._conn.close()
         self._db.close()
         self._conn = None
