@@ -142,8 +142,9 @@ def ingested_so_far(log_path: Path) -> int:
 
 def ingest(files_root: Path, target: list[str], workers: int, stop_after_s: float = 0) -> tuple[float, int, int | None]:
     """Run `dicom-graph ingest` as users do; return (seconds, peak RSS bytes of its process tree, files
-    done when stopped by --stop-after-s, else None). A stopped ingest gets Ctrl-C (SIGINT): it commits
-    what it parsed and exits 130."""
+    done when stopped by --stop-after-s, else None). A stopped ingest gets SIGTERM, which it treats as
+    Ctrl-C: it commits what it parsed and exits 130 (SIGINT would be ignored when the bench itself runs
+    in the background, as `cmd &` starts it with SIGINT ignored)."""
     log_path = HERE / "out" / "last-ingest.log"  # progress lines, to follow a long run with tail -f
     log_path.parent.mkdir(parents=True, exist_ok=True)
     command = ["dicom-graph", "ingest", str(files_root), "--workers", str(workers), *target,
@@ -158,7 +159,7 @@ def ingest(files_root: Path, target: list[str], workers: int, stop_after_s: floa
         except subprocess.TimeoutExpired:
             stopped = ingested_so_far(log_path)
             stop_time = time.perf_counter()
-            process.send_signal(signal.SIGINT)
+            process.send_signal(signal.SIGTERM)
             process.wait()
     elapsed = (stop_time if stopped is not None else time.perf_counter()) - started
     peak = meter.stop()
@@ -183,7 +184,7 @@ def main() -> None:
     parser.add_argument("--baseline-sample", type=int, default=0,
                         help="time bare parsing on this many files (seeded sample) instead of all")
     parser.add_argument("--stop-after-s", type=float, default=0,
-                        help="stop the ingest (Ctrl-C) after this many seconds; rates use the files done")
+                        help="stop the ingest (SIGTERM, as Ctrl-C) after this many seconds; rates use the files done")
     parser.add_argument("--no-standard", action="store_true", help="ingest into a graph without the standard")
     parser.add_argument("--db", type=Path, default=None, help="embedded graph (default bench/out/ingest-N.db)")
     args = parser.parse_args()

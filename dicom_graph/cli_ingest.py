@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Iterator, Optional
 
 import typer
 
@@ -35,13 +37,14 @@ def ingest(
     Part 10 files are found recursively, with or without a .dcm extension; only headers are read.
     Every Referenced SOP Instance UID in any sequence becomes a REFERENCES edge (a target not yet
     ingested is a stub that a later ingest completes). Broken files are rejected with a reason in the
-    report and never stop the run; the exit status is 0 when the run finished.
+    report and never stop the run; the exit status is 0 when the run finished. Ctrl-C or SIGTERM (a
+    scheduler's stop, `timeout`) commits what was parsed, marks the run interrupted and exits 130.
 
     Examples:
 
       dicom-graph ingest /srv/archive --workers 8
 
-      dicom-graph ingest /srv/archive --resume                  # after a crash or Ctrl-C
+      dicom-graph ingest /srv/archive --resume                  # after a crash, Ctrl-C or SIGTERM
 
       DICOM_GRAPH_PSEUDONYM_KEY=... dicom-graph ingest export/ --pseudonymize --neo4j bolt://db:7687
     """
@@ -54,7 +57,7 @@ def ingest(
     def body() -> None:
         from dicom_graph.loader.pipeline import run_ingest
 
-        with open_for(db, neo4j, write=True) as store:
+        with open_for(db, neo4j, write=True) as store, _sigterm_as_ctrl_c():
             summary = run_ingest(store, [str(p) for p in paths], workers=workers, resume=resume,
                                  pseudonymize=pseudonymize, report_path=str(report) if report else None,
                                  progress=progress, batch_instances=batch)
@@ -64,3 +67,17 @@ def ingest(
             raise typer.Exit(130)
 
     guarded(body)
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """A batch job is stopped by SIGTERM (schedulers, `timeout`, `kill`) more often than by Ctrl-C, and
+    a job started in the background ignores SIGINT altogether; both should stop the same clean way."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

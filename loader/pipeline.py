@@ -11,7 +11,8 @@
   it marks the batch's files done (SourceFile rows). A kill -9 at any moment therefore loses at most
   uncommitted batches, whose files are parsed again by --resume; writes are MERGEs, so re-writing them
   is harmless, and the run's IngestRun (keyed by the paths) is continued, not duplicated.
-- Ctrl-C: the pending batch is committed, workers stop, the run is marked interrupted.
+- Ctrl-C (or SIGTERM, see cli_ingest): the pending batch is committed, workers stop, the run is
+  marked interrupted.
 - A rejection report (JSON lines: path, status, reason, error_class) lists every file that was not
   ingested, and files that were read only by forcing (no preamble / file meta: status "recovered").
 """

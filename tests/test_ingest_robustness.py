@@ -122,3 +122,38 @@ def test_kill_9_then_resume_equals_clean_run(engine, corpus, tmp_path, delay):
     subprocess.run(_ingest_cmd(target, paths, "--resume", "--batch", BATCH, "--report",
                                str(tmp_path / "k.jsonl")), check=True)
     assert _stats(target) == expected
+
+
+def test_sigterm_commits_what_was_parsed_and_resume_finishes(tmp_path):
+    """A scheduler stops a batch job with SIGTERM: the ingest must stop as on Ctrl-C (commit, mark the
+    run interrupted, exit 130), and --resume must finish it to the same graph as one clean run."""
+    archive = tmp_path / "archive"
+    subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "bench" / "synth.py"),
+                    str(archive), "--instances", "5000", "--workers", "2"], check=True, capture_output=True)
+    clean = _target("embedded", tmp_path)
+    subprocess.run(_ingest_cmd(clean, [str(archive)], "--workers", "2", "--report", str(tmp_path / "c.jsonl")),
+                   check=True, capture_output=True)
+
+    target = _target("embedded", tmp_path)
+    cmd = ["dicom-graph", "ingest", *target, "--workers", "1", "--batch", "500", "--report",
+           str(tmp_path / "t.jsonl"), str(archive)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:  # without a terminal, a progress line every 5 s: the run is under way
+        if line.startswith("ingest: "):
+            break
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    first = out.splitlines()[0]
+    assert first.startswith("ingest interrupted: "), out
+    seen, ingested = (int(n.replace(",", "")) for n in
+                      (first.split()[2], first.split(" files seen, ")[1].split()[0]))
+    assert 0 < ingested < seen
+    with _open(target) as s:
+        run = s.run("ingest_runs").records()[0]
+        assert run["status"] == "interrupted"
+
+    out = subprocess.run(_ingest_cmd(target, [str(archive)], "--resume", "--report", str(tmp_path / "t.jsonl")),
+                         check=True, capture_output=True, text=True).stdout
+    assert f"{ingested:,} skipped" in out
+    assert _stats(target) == _stats(clean)
