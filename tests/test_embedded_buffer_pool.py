@@ -31,7 +31,7 @@ def test_full_buffer_pool_stops_the_write_and_a_new_process_finishes_it(tmp_path
     # 128 MB: too small for a COPY of 1,200 rows x 300 columns (measured)
     monkeypatch.setenv("DICOM_GRAPH_BUFFER_POOL_MB", "128")
     store = open_store(db=path, read_only=False, create=True)
-    with pytest.raises(StoreError, match="buffer pool .* filled during a bulk COPY.*--resume"):
+    with pytest.raises(StoreError, match="buffer pool .* filled during a bulk write.*--resume"):
         store.write(wide_batch(1_100, 1_200))
     with pytest.raises(StoreError, match="closed"):  # nothing more goes through the damaged handle
         store.count_nodes("Instance")

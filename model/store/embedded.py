@@ -268,14 +268,14 @@ class EmbeddedStore(GraphStore):
         self.reopens += 1
 
     def _give_up_after_full_pool(self, exc: QueryError) -> None:
-        """A COPY that fails on a full buffer pool leaves ladybug 0.22 unsafe to write to in this
+        """A bulk statement (a COPY, an update slice) that fails on a full buffer pool leaves ladybug 0.22 unsafe to write to in this
         process: later commits were lost at close and string columns read back corrupted (measured; a
         1M ingest ended in a WAL panic this way). A new process finds the graph intact, so: close now
         and tell the operator how to go on."""
         self.close()
         raise StoreError(
             f"the embedded engine's buffer pool ({_buffer_pool_bytes() >> 20} MB) filled during a bulk "
-            f"COPY ({_first_line(exc)}); what was committed is intact: set "
+            f"write ({_first_line(exc)}); what was committed is intact: set "
             f"DICOM_GRAPH_BUFFER_POOL_MB higher and run the same command with --resume to redo the rest") from None
 
     def _rollback(self) -> None:
@@ -299,16 +299,13 @@ class EmbeddedStore(GraphStore):
                       f"SET {', '.join(sets)}", {"t": table})
 
     def _create_stubs(self, label: str, keys: list[Any], *, copy: bool) -> list[Any]:
-        """Create the missing ones as stubs; returns them (on the COPY path; [] on the other). COPY is only
-        for the large, non-transactional path: inside an explicit transaction, COPY followed by MERGE
-        corrupts the primary-key index ("invalid local node offset", ladybug 0.22)."""
-        if not keys:
-            return []
-        node_type = schema.node(label)
-        # the MERGE below skips existing nodes itself; COPY needs the missing ones only
-        missing = sorted(set(keys) - self.existing_keys(label, keys)) if copy else sorted(keys)
+        """Create the missing ones as stubs and return them. COPY is only for the large,
+        non-transactional path: inside an explicit transaction, COPY followed by MERGE corrupts the
+        primary-key index ("invalid local node offset", ladybug 0.22)."""
+        missing = sorted(set(keys) - self.existing_keys(label, keys)) if keys else []
         if not missing:
             return []
+        node_type = schema.node(label)
         table = pa.Table.from_arrays([self._column(missing, node_type.props[node_type.key])],
                                      names=["c_" + node_type.key])
         if copy and len(missing) >= COPY_MIN_ROWS:
@@ -317,7 +314,7 @@ class EmbeddedStore(GraphStore):
         else:
             self._execute(f"LOAD FROM $t MERGE (__n:{quote(label)} {{{quote(node_type.key)}: "
                           f"{quote('c_' + node_type.key)}}}) ON CREATE SET __n.stub = true", {"t": table})
-        return missing if copy else []
+        return missing
 
     def _split_existing_rels(self, group: RelGroup, rows: list[dict[str, Any]], created: dict[str, set[Any]]
                              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
