@@ -68,6 +68,7 @@ class FileOutcome:
     extracted: list[Extracted] = field(default_factory=list)
     problems: int = 0
     instance_errors: list[str] = field(default_factory=list)
+    held_back: bool = False  # kept for the next batch once already (see Writer._hold_back)
 
 
 _WORKER: dict[str, Any] = {}
@@ -227,12 +228,19 @@ class Writer:
         self.pending.append(outcome)
         self.pending_instances += len(outcome.extracted)
         if self.pending_instances >= self.batch_instances or len(self.pending) >= self.batch_instances:
-            self.flush()
+            self.flush(final=False)
 
-    def flush(self) -> None:
+    def flush(self, final: bool = True) -> None:
+        """Write the pending files; unless `final`, files pointing at instances that are in neither this
+        batch nor the graph wait for the next batch (see _hold_back)."""
         if not self.pending:
             return
         outcomes = sorted(self.pending, key=lambda o: o.path)
+        held: list[FileOutcome] = []
+        if not final:
+            outcomes, held = self._hold_back(outcomes)
+            if not outcomes:
+                return
         batch = GraphBatch()
         extracted = [ex for o in outcomes for ex in o.extracted]
         for ex in extracted:
@@ -257,8 +265,35 @@ class Writer:
                 "sop_instance_uids": sorted({ex.sop_instance_uid for ex in o.extracted})})
         self.store.write(files, atomic=False)
         self.report.flush()
-        self.pending = []
-        self.pending_instances = 0
+        self.pending = held
+        self.pending_instances = sum(len(o.extracted) for o in held)
+
+    def _hold_back(self, outcomes: list[FileOutcome]) -> tuple[list[FileOutcome], list[FileOutcome]]:
+        """Split off, once per file, the files whose pointers reach instances that are in neither this
+        batch nor the graph. Written now, each such target would become a stub that its own file, a
+        batch later, completes by updating ~150 columns of an old node group: the costliest and most
+        memory-hungry statement of a large embedded ingest (see model/store/embedded.py). An archive's
+        pointers mostly stay within a study (images -> their MPPS, SEG -> source images), so the targets
+        arrive in the next batch. A held file is not recorded as done until written: a crash loses
+        nothing, --resume parses it again."""
+        uids = {o.path: {ex.sop_instance_uid for ex in o.extracted} for o in outcomes}
+        targets = {o.path: {t for ex in o.extracted for t in ex.batch.stubs.get("Instance", ())} - uids[o.path]
+                   for o in outcomes if not o.held_back}
+        outside = set().union(*targets.values()) - set().union(*uids.values())
+        if not outside:
+            return outcomes, []
+        in_graph = self.store.existing_keys("Instance", outside)
+        held: set[str] = set()
+        while True:  # holding a file back takes its instances out of the batch: their pointers wait too
+            here = set().union(*(u for path, u in uids.items() if path not in held))
+            more = {path for path, ts in targets.items()
+                    if path not in held and any(t not in here and t not in in_graph for t in ts)}
+            if not more:
+                break
+            held |= more
+        for o in outcomes:
+            o.held_back = o.held_back or o.path in held
+        return [o for o in outcomes if o.path not in held], [o for o in outcomes if o.path in held]
 
     def _instances(self, batch: GraphBatch, extracted: list[Extracted]) -> set[str]:
         """Instance rows for the batch: new ones whole, known ones only their conflicts; returns the
