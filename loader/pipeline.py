@@ -10,7 +10,8 @@
   the graph (content conflicts, Study.patient_keys, unknown SOP classes) and writes; then, and only then,
   it marks the batch's files done (SourceFile rows). A kill -9 at any moment therefore loses at most
   uncommitted batches, whose files are parsed again by --resume; writes are MERGEs, so re-writing them
-  is harmless, and the run's IngestRun (keyed by the paths) is continued, not duplicated.
+  is harmless, and the run's IngestRun (keyed by the paths) is continued, not duplicated. A file
+  whose pointers reach instances not yet written waits one batch (Writer._hold_back).
 - Ctrl-C (or SIGTERM, see cli_ingest): the pending batch is committed, workers stop, the run is
   marked interrupted.
 - A rejection report (JSON lines: path, status, reason, error_class) lists every file that was not
