@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import ladybug
+import psutil
 import pyarrow as pa
 
 from .. import schema
@@ -57,6 +58,12 @@ KEY_CHUNK = 5_000
 # the pool's high-water mark to one statement's whatever the archive size; a statement that still
 # fills the pool ends the write (see _give_up_after_full_pool).
 UPDATE_SLICE = 24
+# Small transactional writes (the listener's, one network message each) pin too, and a long-lived
+# writer would fill the pool with them: 200-row writes of 300 columns filled a 128 MB pool at the 8th
+# write, and after that failure a write reported as committed was lost (measured). So after a
+# transactional write the store reopens once what this open has pinned - the process's RSS growth
+# since the open, an overestimate - passes this share of the pool.
+PINNED_SHARE_BEFORE_REOPEN = 0.25
 
 
 def _buffer_pool_bytes() -> int:
@@ -94,6 +101,7 @@ class EmbeddedStore(GraphStore):
         except RuntimeError as exc:
             raise StoreError(f"cannot open graph {self.path}: {_first_line(exc)}") from None
         self._conn = ladybug.Connection(self._db)
+        self._rss_at_open = _rss()
 
     def describe(self) -> str:
         return str(self.path)
@@ -194,6 +202,8 @@ class EmbeddedStore(GraphStore):
                 except BaseException:
                     self._rollback()
                     raise
+                if _rss() - self._rss_at_open > PINNED_SHARE_BEFORE_REOPEN * _buffer_pool_bytes():
+                    self._reopen()
         return summary
 
     def _write_merging(self, batch: GraphBatch, summary: WriteSummary) -> None:
@@ -444,6 +454,10 @@ class EmbeddedStore(GraphStore):
             if "interrupted" in message.lower() or "timeout" in message.lower():
                 raise QueryError(f"query stopped by the time limit: {message}") from None
             raise QueryError(message) from None
+
+
+def _rss() -> int:
+    return psutil.Process().memory_info().rss
 
 
 def rows_of(rows: list[dict[str, Any]], prop: str) -> list[Any]:
