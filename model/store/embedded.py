@@ -54,17 +54,15 @@ KEY_CHUNK = 5_000
 #   at 375k (and with 4 GB at 775k). So bulk writes update at most UPDATE_SLICE columns per statement
 #   (and the ingest rarely completes stubs at all: see Writer._hold_back in loader/pipeline.py).
 # - a relationship look-up by source keys scans the relationship table: +0.9 GB for REFERENCES at 1M.
-# So the store reopens the database (0.1 s; closing checkpoints) between the phases of a bulk write and
-# after a transactional write (never inside a transaction) once what this open has pinned passes
-# PINNED_SHARE_BEFORE_REOPEN of the pool (see _release): the pool's high-water mark stays that share
-# plus one statement's, whatever the archive size; a statement that still fills the pool ends the
-# write (see _give_up_after_full_pool). Small transactional writes need it as much as bulk ones: a
-# long-lived writer (the listener, one transaction per network message) filled a 128 MB pool with
-# 200-row writes of 300 columns at the 8th write, and after that failure a write reported as committed
-# was lost (measured). Reopening after every bulk phase instead cost ~12 reopens per 5,000-file batch.
+# A bulk write therefore reopens the database (0.1 s) between its phases (see _release), which keeps
+# the pool's high-water mark to one statement's whatever the archive size; a statement that still
+# fills the pool ends the write (see _give_up_after_full_pool).
 UPDATE_SLICE = 24
-# "Pinned" is measured as the process's RSS growth since the open: an overestimate (Python's own
-# growth counts too), which errs towards reopening.
+# Small transactional writes (the listener's, one network message each) pin too, and a long-lived
+# writer would fill the pool with them: 200-row writes of 300 columns filled a 128 MB pool at the 8th
+# write, and after that failure a write reported as committed was lost (measured). So after a
+# transactional write the store reopens once what this open has pinned - the process's RSS growth
+# since the open, an overestimate - passes this share of the pool.
 PINNED_SHARE_BEFORE_REOPEN = 0.25
 
 
@@ -204,7 +202,8 @@ class EmbeddedStore(GraphStore):
                 except BaseException:
                     self._rollback()
                     raise
-                self._release()
+                if _rss() - self._rss_at_open > PINNED_SHARE_BEFORE_REOPEN * _buffer_pool_bytes():
+                    self._reopen()
         return summary
 
     def _write_merging(self, batch: GraphBatch, summary: WriteSummary) -> None:
@@ -253,7 +252,7 @@ class EmbeddedStore(GraphStore):
 
     def _merge_in_column_slices(self, label: str, rows: list[dict[str, Any]]) -> None:
         """MERGE rows that mostly exist already (stubs being completed), at most UPDATE_SLICE columns per
-        statement with a release after each (see _release). Only on the non-transactional COPY path."""
+        statement with a reopen after each: see UPDATE_SLICE. Only on the non-transactional COPY path."""
         key = schema.node(label).key
         columns = sorted({p for r in rows for p in r} - {key})
         if len(columns) <= UPDATE_SLICE:
@@ -266,9 +265,9 @@ class EmbeddedStore(GraphStore):
             self._release()
 
     def _release(self) -> None:
-        """Reopen once this open has pinned PINNED_SHARE_BEFORE_REOPEN of the pool: ladybug keeps what a
-        statement touched pinned until close. Only between statements, never inside a transaction."""
-        if self._used and _rss() - self._rss_at_open > PINNED_SHARE_BEFORE_REOPEN * _buffer_pool_bytes():
+        """Reopen if this open has run anything: ladybug keeps what a statement touched pinned until
+        close (see UPDATE_SLICE). Only between statements of a bulk write, never inside a transaction."""
+        if self._used:
             self._reopen()
 
     def _reopen(self) -> None:
