@@ -140,7 +140,8 @@ def ingested_so_far(log_path: Path) -> int:
     return done
 
 
-def ingest(files_root: Path, target: list[str], workers: int, stop_after_s: float = 0) -> tuple[float, int, int | None]:
+def ingest(files_root: Path, target: list[str], workers: int, stop_after_s: float = 0,
+           batch: int = 0) -> tuple[float, int, int | None]:
     """Run `dicom-graph ingest` as users do; return (seconds, peak RSS bytes of its process tree, files
     done when stopped by --stop-after-s, else None). A stopped ingest gets SIGTERM, which it treats as
     Ctrl-C: it commits what it parsed and exits 130 (SIGINT would be ignored when the bench itself runs
@@ -148,7 +149,8 @@ def ingest(files_root: Path, target: list[str], workers: int, stop_after_s: floa
     log_path = HERE / "out" / "last-ingest.log"  # progress lines, to follow a long run with tail -f
     log_path.parent.mkdir(parents=True, exist_ok=True)
     command = ["dicom-graph", "ingest", str(files_root), "--workers", str(workers), *target,
-               "--report", str(log_path.with_name("last-ingest.rejects.jsonl"))]
+               "--report", str(log_path.with_name("last-ingest.rejects.jsonl")),
+               *(["--batch", str(batch)] if batch else [])]
     started = time.perf_counter()
     with open(log_path, "w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
@@ -185,6 +187,8 @@ def main() -> None:
                         help="time bare parsing on this many files (seeded sample) instead of all")
     parser.add_argument("--stop-after-s", type=float, default=0,
                         help="stop the ingest (SIGTERM, as Ctrl-C) after this many seconds; rates use the files done")
+    parser.add_argument("--batch", type=int, default=0,
+                        help="instances per write (dicom-graph ingest --batch; default: the ingest's own)")
     parser.add_argument("--no-standard", action="store_true", help="ingest into a graph without the standard")
     parser.add_argument("--db", type=Path, default=None, help="embedded graph (default bench/out/ingest-N.db)")
     args = parser.parse_args()
@@ -203,11 +207,12 @@ def main() -> None:
           file=sys.stderr, flush=True)
     db = args.db or HERE / "out" / f"ingest-{args.instances}.db"
     target = fresh_graph(args.engine, db, not args.no_standard)
-    elapsed, peak, stopped = ingest(root, target, args.workers, args.stop_after_s)
+    elapsed, peak, stopped = ingest(root, target, args.workers, args.stop_after_s, args.batch)
     done = len(files) if stopped is None else stopped
     ingest_rate = done / elapsed
     result = {
-        "instances": args.instances, "engine": args.engine, "workers": args.workers, "files": len(files),
+        "instances": args.instances, "engine": args.engine, "workers": args.workers,
+        **({"batch": args.batch} if args.batch else {}), "files": len(files),
         **({"stopped_after_files": stopped} if stopped is not None else {}),
         "baseline_files": len(sample), "standard_loaded": not args.no_standard,
         "baseline_files_per_s": round(base, 1), "ingest_files_per_s": round(ingest_rate, 1),

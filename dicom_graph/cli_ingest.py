@@ -29,7 +29,9 @@ def ingest(
         show_default=False)] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress",
                                            help="A progress bar on a terminal (plain lines otherwise).")] = True,
-    batch: Annotated[int, typer.Option("--batch", help="Instances per write.", hidden=True)] = 5000,
+    batch: Annotated[int, typer.Option(
+        "--batch", min=1, help="Instances per write. Larger batches ingest faster on the embedded engine "
+                               "(fewer, larger COPYs) and hold more memory: see bench/README.md.")] = 5000,
     db: DbOption = None, neo4j: Neo4jOption = None,
 ) -> None:
     """Ingest DICOM files, DICOMDIRs and DICOM JSON into patients, studies, series, instances and pointers.

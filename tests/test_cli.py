@@ -60,6 +60,13 @@ def test_errors_are_one_line_and_non_zero(tmp_path: Path):
     assert len(unreachable.stderr.strip().splitlines()) == 1
 
 
+def test_ingest_refuses_a_batch_of_nothing_before_touching_the_graph(tmp_path: Path):
+    db = tmp_path / "x"
+    out = cli("ingest", str(tmp_path), "--batch", "0", "--db", str(db))
+    assert out.returncode == 2 and "--batch" in out.stderr
+    assert not db.exists()
+
+
 def test_dashboard_refuses_to_leave_localhost_without_a_login(tmp_path: Path):
     out = cli("dashboard", "--db", str(tmp_path / "x"), "--server.address", "0.0.0.0",
               env={"DICOM_GRAPH_DASHBOARD_PASSWORD": ""})
