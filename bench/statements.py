@@ -24,7 +24,8 @@ Samples = dict[str, list[tuple[int, float]]]  # kind -> [(RSS growth bytes, seco
 
 
 def _kind(cypher: str) -> str:
-    return " ".join(cypher.split()[:2]) if cypher.startswith("COPY") else cypher[:40]
+    """`COPY <table>` without its column list (node COPYs name every column); else the first 40 characters."""
+    return cypher.split("(")[0].split(" FROM")[0].strip() if cypher.startswith("COPY") else cypher[:40]
 
 
 def instrument(samples: Samples) -> None:
