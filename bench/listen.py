@@ -92,7 +92,7 @@ def ours(files: list[str], neo4j: str | None, store_dir: bool, work: Path) -> di
     port = free_port()
     graph = ["--neo4j", neo4j] if neo4j else ["--db", str(work / "bench.db")]
     extra = ["--store-dir", str(work / "ours")] if store_dir else []
-    proc = subprocess.Popen([sys.executable, "-c", "from dicom_graph.cli import main; main()", "listen",
+    proc = subprocess.Popen([sys.executable, "-c", "from dicom_graph.app import main; main()", "listen",
                              "--port", str(port), "--host", "127.0.0.1", "--quiet", *extra, *graph],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     errors: list[str] = []
@@ -103,7 +103,7 @@ def ours(files: list[str], neo4j: str | None, store_dir: bool, work: Path) -> di
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(120)
-    count = subprocess.run([sys.executable, "-c", "from dicom_graph.cli import main; main()", "query",
+    count = subprocess.run([sys.executable, "-c", "from dicom_graph.app import main; main()", "query",
                             "network_instances_stored", "-f", "json", *graph], capture_output=True, text=True)
     stored = json.loads(count.stdout)[0]["n"] if count.returncode == 0 else None
     return {"receiver": "dicom-graph listen", "engine": "neo4j" if neo4j else "embedded",

@@ -17,7 +17,7 @@ import collections
 import time
 from typing import Any
 
-from dicom_graph.loader import pipeline
+from dicom_graph.loader.ingest import pipeline
 from dicom_graph.model.store.embedded import EmbeddedStore, _rss
 
 Samples = dict[str, list[tuple[int, float]]]  # kind -> [(RSS growth bytes, seconds)]

@@ -1,6 +1,6 @@
 """Conformance rules on hand-made requirements (the graph-backed path is covered by the corpus tests)."""
 
-from dicom_graph.loader.conformance import ModuleRequirement, check
+from dicom_graph.loader.dataset.conformance import ModuleRequirement, check
 
 PATIENT = ModuleRequirement("Patient", "M", frozenset(), frozenset({"PatientName", "PatientID"}),
                             frozenset({"PatientName", "PatientID", "PatientComments"}))

@@ -24,7 +24,7 @@ def free_port() -> int:
 
 def dicom_graph_command() -> list[str]:
     exe = shutil.which("dicom-graph")
-    return [exe] if exe else [sys.executable, "-c", "from dicom_graph.cli import main; main()"]
+    return [exe] if exe else [sys.executable, "-c", "from dicom_graph.app import main; main()"]
 
 
 def test_demo_reaches_a_running_dashboard(tmp_path: Path):

@@ -9,9 +9,10 @@ from pydicom.tag import BaseTag
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from dicom_graph.loader import conformance, sources
-from dicom_graph.loader.extract import ExtractError, dataset_to_batch
-from dicom_graph.loader.pseudonymize import Pseudonymizer
+from dicom_graph.loader.dataset import conformance
+from dicom_graph.loader.ingest import sources
+from dicom_graph.loader.dataset.extract import ExtractError, dataset_to_batch
+from dicom_graph.loader.dataset.pseudonymize import Pseudonymizer
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 

@@ -14,8 +14,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
 
-from dicom_graph.loader.pipeline import IngestSummary, Writer, process_file
-from dicom_graph.loader.sources import SourceFile
+from dicom_graph.loader.ingest.pipeline import IngestSummary, Writer, process_file
+from dicom_graph.loader.ingest.sources import SourceFile
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 KOS = "1.2.840.10008.5.1.4.1.1.88.59"

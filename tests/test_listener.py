@@ -66,7 +66,7 @@ def free_port() -> int:
 
 
 def cli() -> list[str]:
-    return [sys.executable, "-c", "from dicom_graph.cli import main; main()"]
+    return [sys.executable, "-c", "from dicom_graph.app import main; main()"]
 
 
 class Listening:

@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from dicom_graph.cli import app, fail, guarded
+from dicom_graph.common import fail, guarded
 
 DEMO_DB = "dicom-graph-demo.db"
 
@@ -42,7 +42,6 @@ def sample_dirs() -> list[Path]:
     return found
 
 
-@app.command()
 def demo(
     db: Annotated[Optional[Path], typer.Option("--db", help=f"Embedded graph to build [default ./{DEMO_DB}].")]
     = None,
@@ -65,8 +64,8 @@ def demo(
 
       dicom-graph demo --no-dashboard && dicom-graph query example_derived_objects --db dicom-graph-demo.db
     """
-    from dicom_graph.cli_dashboard import streamlit_command
-    from dicom_graph.loader.pipeline import run_ingest
+    from dicom_graph.commands.dashboard import streamlit_command
+    from dicom_graph.loader.ingest.pipeline import run_ingest
     from dicom_graph.loader.standard.load import format_summary, load_standard
     from dicom_graph.model.store import open_store
 
@@ -105,3 +104,7 @@ def demo(
     except KeyboardInterrupt:
         code = 0
     raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(demo)

@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from dicom_graph.cli import DbOption, Neo4jOption, app, fail
+from dicom_graph.common import DbOption, Neo4jOption, fail
 
 
 def app_path() -> Path:
@@ -78,7 +78,6 @@ def _option_value(args: list[str], name: str) -> Optional[str]:
     return None
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def dashboard(
     ctx: typer.Context,
     db: DbOption = None,
@@ -107,3 +106,7 @@ def dashboard(
     except KeyboardInterrupt:
         code = 0
     raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(dashboard)

@@ -11,10 +11,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from dicom_graph.cli import DbOption, Neo4jOption, app, fail, guarded, open_for
+from dicom_graph.common import DbOption, Neo4jOption, fail, guarded, open_for
 
 
-@app.command()
 def listen(
     port: Annotated[int, typer.Option(help="TCP port to listen on (0: any free port, printed).")] = 11112,
     ae_title: Annotated[str, typer.Option("--ae-title", help="Our AE title.")] = "DICOMGRAPH",
@@ -56,7 +55,7 @@ def listen(
     process) sees it at once. SIGTERM or Ctrl-C stops cleanly: no new associations, the ones in progress
     finish, the graph is closed. One line per message is logged on stderr.
     """
-    from dicom_graph.loader.listener import Listener, ListenerConfig, parse_peers
+    from dicom_graph.loader.network.listener import Listener, ListenerConfig, parse_peers
 
     allowed = tuple(a.strip() for a in (allow or "").split(",") if a.strip())
     try:
@@ -101,3 +100,7 @@ def listen(
                    f"{listener.counts['failed']} messages refused")
 
     guarded(body)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(listen)

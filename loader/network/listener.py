@@ -65,8 +65,8 @@ from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
 from dicom_graph.model.batch import GraphBatch
 from dicom_graph.model.queries.network import IAN_SOP_CLASS, MPPS_SOP_CLASS, STORAGE_COMMITMENT_SOP_CLASS
 
-from .extract import ExtractError, dataset_to_batch
-from .sources import DEFER_SIZE
+from dicom_graph.loader.dataset.extract import ExtractError, dataset_to_batch
+from dicom_graph.loader.ingest.sources import DEFER_SIZE
 
 LOG = logging.getLogger("dicom_graph.listen")
 

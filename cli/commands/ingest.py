@@ -9,10 +9,9 @@ from typing import Annotated, Iterator, Optional
 
 import typer
 
-from dicom_graph.cli import DbOption, Neo4jOption, app, fail, guarded, open_for
+from dicom_graph.common import DbOption, Neo4jOption, fail, guarded, open_for
 
 
-@app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).",
                                                  show_default=False)],
@@ -57,7 +56,7 @@ def ingest(
         fail("--workers must be at least 1", 2)
 
     def body() -> None:
-        from dicom_graph.loader.pipeline import run_ingest
+        from dicom_graph.loader.ingest.pipeline import run_ingest
 
         with open_for(db, neo4j, write=True) as store, _sigterm_as_ctrl_c():
             summary = run_ingest(store, [str(p) for p in paths], workers=workers, resume=resume,
@@ -83,3 +82,7 @@ def _sigterm_as_ctrl_c() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(ingest)

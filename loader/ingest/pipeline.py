@@ -38,10 +38,10 @@ from pydicom.uid import UID_dictionary
 
 from dicom_graph.model.batch import GraphBatch
 
-from . import conformance
-from .extract import Extracted, dataset_to_batch
-from .pseudonymize import Pseudonymizer
-from .sources import HEAD_SIZE, NotDicom, SourceFile, read_file, walk
+from dicom_graph.loader.dataset import conformance
+from dicom_graph.loader.dataset.extract import Extracted, dataset_to_batch
+from dicom_graph.loader.dataset.pseudonymize import Pseudonymizer
+from dicom_graph.loader.ingest.sources import HEAD_SIZE, NotDicom, SourceFile, read_file, walk
 
 log = logging.getLogger("dicom_graph.ingest")
 
@@ -490,7 +490,7 @@ def run_ingest(store: Any, paths: list[str], *, workers: int | None = None, resu
                     for chunk in _chunks(files, CHUNK_FILES))
             else:
                 ctx = mp.get_context("forkserver")
-                ctx.set_forkserver_preload(["dicom_graph.loader.pipeline"])
+                ctx.set_forkserver_preload(["dicom_graph.loader.ingest.pipeline"])
                 pool = ctx.Pool(workers, initializer=_init_worker, initargs=(requirements, pseudonymizer))
                 results = _bounded_map(pool, _process_chunk, _chunks(files, CHUNK_FILES),
                                        batch_instances // CHUNK_FILES + IN_FLIGHT_PER_WORKER * workers)

@@ -7,10 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from dicom_graph.cli import DbOption, Neo4jOption, fail, guarded, open_for, standard_app
+from dicom_graph.common import DbOption, Neo4jOption, fail, guarded, open_for
 
 
-@standard_app.command("load")
 def load(
     docbook: Annotated[Optional[Path], typer.Option(
         "--docbook", help="A folder with NEMA's DocBook part03.xml / part04.xml / part06.xml (any edition, "
@@ -48,3 +47,7 @@ def load(
         typer.echo(format_summary(summary))
 
     guarded(body)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("load")(load)
