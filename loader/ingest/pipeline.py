@@ -41,6 +41,7 @@ from dicom_graph.model.batch import GraphBatch
 from dicom_graph.loader.dataset import conformance
 from dicom_graph.loader.dataset.extract import Extracted, dataset_to_batch
 from dicom_graph.loader.dataset.pseudonymize import Pseudonymizer
+from dicom_graph.loader.ingest.resolve import add_study_patient_keys
 from dicom_graph.loader.ingest.sources import HEAD_SIZE, NotDicom, SourceFile, read_file, walk
 
 log = logging.getLogger("dicom_graph.ingest")
@@ -252,7 +253,7 @@ class Writer:
             batch.add_stub("Instance", ex.sop_instance_uid)
             ex._row = instance_rows.get(ex.sop_instance_uid)  # type: ignore[attr-defined]
         conflicted = self._instances(batch, extracted)
-        self._study_patients(batch, extracted)
+        add_study_patient_keys(self.store, batch, extracted)
         self._sop_classes(batch, extracted)
         self.store.write(batch, atomic=False)  # --resume redoes a batch whose files are not recorded
         if conflicted:  # their edges now come from more than one version of their content
@@ -325,24 +326,6 @@ class Writer:
                 conflicted.add(uid)
                 self.summary.instances_updated += 1
         return conflicted
-
-    def _study_patients(self, batch: GraphBatch, extracted: list[Extracted]) -> None:
-        wanted: dict[str, set[str]] = {}
-        for ex in extracted:
-            if ex.study_uid and ex.patient_key:
-                wanted.setdefault(ex.study_uid, set()).add(ex.patient_key)
-        if not wanted:
-            return
-        uids = sorted(wanted)
-        current: dict[str, set[str]] = {}
-        for start in range(0, len(uids), RESUME_CHUNK):
-            for row in self.store.run("study_patients", uids=uids[start:start + RESUME_CHUNK]).records():
-                current[row["uid"]] = set(row.get("patient_keys") or [])
-        studies = batch.nodes.setdefault("Study", {})
-        for uid, keys in wanted.items():
-            merged = current.get(uid, set()) | keys
-            if merged != current.get(uid):
-                studies.setdefault(uid, {"StudyInstanceUID": uid})["patient_keys"] = sorted(merged)
 
     def _sop_classes(self, batch: GraphBatch, extracted: list[Extracted]) -> None:
         uids = {ex.sop_class_uid for ex in extracted if ex.sop_class_uid} - self.known_sop_classes

@@ -66,6 +66,7 @@ from dicom_graph.model.batch import GraphBatch
 from dicom_graph.model.queries.network import IAN_SOP_CLASS, MPPS_SOP_CLASS, STORAGE_COMMITMENT_SOP_CLASS
 
 from dicom_graph.loader.dataset.extract import ExtractError, dataset_to_batch
+from dicom_graph.loader.ingest.resolve import add_study_patient_keys
 from dicom_graph.loader.ingest.sources import DEFER_SIZE
 
 LOG = logging.getLogger("dicom_graph.listen")
@@ -161,7 +162,6 @@ class Listener:
         self._write_lock = threading.RLock()  # read-check-write sequences (MPPS state, patient keys)
         self._assocs: dict[Any, _AssocState] = {}
         self._study_patients: dict[str, set[str]] = {}  # Study.patient_keys as written (one writer)
-        self._pending_patients: tuple[str, set[str]] | None = None
         self._assocs_lock = threading.Lock()
         self._reports: list[threading.Thread] = []
         self._server: Any = None
@@ -363,11 +363,10 @@ class Listener:
                 return self._refuse(event, uid, STORE_CANNOT_UNDERSTAND, "; ".join(broken))
             try:
                 with self._write_lock:
-                    self._pending_patients = None
-                    self._add_patient_keys(extracted)
+                    merged = add_study_patient_keys(self.store, extracted.batch, [extracted],
+                                                    known=self._study_patients)
                     self.store.write(extracted.batch)
-                    if self._pending_patients:  # cached only once written
-                        self._study_patients[self._pending_patients[0]] = self._pending_patients[1]
+                    self._study_patients.update(merged)  # cached only once written
             except Exception as exc:  # noqa: BLE001
                 return self._refuse(event, uid, STORE_OUT_OF_RESOURCES, f"graph write failed: {exc}")
             if tmp is not None:
@@ -389,19 +388,6 @@ class Listener:
                   _calling(event.assoc), code, why)
         self.counts["failed"] += 1
         return _status(code, why)
-
-    def _add_patient_keys(self, extracted: Any) -> None:
-        """Study.patient_keys accumulates every patient key seen for the study (as the file writer does)."""
-        study, patient = extracted.study_uid, extracted.patient_key
-        rows = extracted.batch.nodes.get("Study", {})
-        if not study or not patient or study not in rows:
-            return
-        known = self._study_patients.get(study)
-        if known is None:  # the one writer: after one read the cache is the graph's value
-            known = set(self.store.run("listener_study_patients", study=study).scalar() or [])
-        if patient not in known or study not in self._study_patients:
-            rows[study]["patient_keys"] = sorted(known | {patient})
-        self._pending_patients = (study, known | {patient})
 
     # --- N-CREATE: MPPS, Instance Availability Notification -----------------------------------
     def _on_n_create(self, event: Any) -> tuple[Any, Any]:

@@ -178,13 +178,6 @@ register(
             "coalesce(i.stub, false) AS stub, i.PerformedProcedureStepStatus AS status ORDER BY uid"),
     ),
     NamedQuery(
-        name="listener_study_patients",
-        title="A study's patient keys",
-        description="For the listener: Study.patient_keys of $study (accumulated across instances).",
-        params={"study": ""},
-        cypher="MATCH (s:Study {StudyInstanceUID: $study}) RETURN s.patient_keys AS patient_keys",
-    ),
-    NamedQuery(
         name="listener_references",
         title="An instance's REFERENCES edges to instances",
         description="For the listener: (target, via) of $uid's REFERENCES to instances.",
