@@ -84,13 +84,29 @@ def render(result: Any, fmt: str) -> str:
         for row in result.rows:
             writer.writerow([_cell(json_value(v)) for v in row])
         return out.getvalue()
-    cells = [[_cell(json_value(v)) for v in row] for row in result.rows]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(result.columns)]
-    widths = [min(w, 60) for w in widths]
-    lines = [" | ".join(c.ljust(w) for c, w in zip(result.columns, widths)),
+    return _table(result.columns, [[_cell(json_value(v)) for v in row] for row in result.rows])
+
+
+TABLE_CELL_MAX = 64  # the longest UID (PS3.5 9.1): no UID is ever cut
+ELLIPSIS = "…"
+
+
+def _table(columns: list[str], cells: list[list[str]]) -> str:
+    """Columns for people. A value longer than TABLE_CELL_MAX is cut with a visible mark and a footer
+    that says how to see it whole: a silently cut value (a UID!) is a wrong answer."""
+    widths = [min(max([len(c)] + [len(row[i]) for row in cells]), TABLE_CELL_MAX) for i, c in enumerate(columns)]
+    cut = any(len(value) > TABLE_CELL_MAX for row in cells for value in row)
+
+    def fit(value: str, width: int) -> str:
+        return (value if len(value) <= width else value[:width - 1] + ELLIPSIS).ljust(width)
+
+    lines = [" | ".join(fit(c, w) for c, w in zip(columns, widths, strict=True)),
              "-+-".join("-" * w for w in widths)]
-    lines += [" | ".join(c[:w].ljust(w) for c, w in zip(row, widths)) for row in cells]
-    lines.append(f"({len(cells)} row{'s' if len(cells) != 1 else ''})")
+    lines += [" | ".join(fit(c, w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    footer = f"({len(cells)} row{'s' if len(cells) != 1 else ''})"
+    if cut:
+        footer += f"; values longer than {TABLE_CELL_MAX} characters end in {ELLIPSIS}: --format json shows them whole"
+    lines.append(footer)
     return "\n".join(lines) + "\n"
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dicom_graph.common import DbOption, Neo4jOption, fail, guarded, open_for
+from dicom_graph.common import DbOption, Neo4jOption, guarded, open_for
 
 
 def stats(db: DbOption = None, neo4j: Neo4jOption = None,
