@@ -2,11 +2,12 @@
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
-COPY dicom_graph ./dicom_graph
+COPY cli ./cli
 COPY model ./model
 COPY loader ./loader
 COPY dashboard ./dashboard
-RUN pip install --no-cache-dir . && useradd --create-home dicomgraph
+RUN pip install --no-cache-dir . && useradd --create-home dicomgraph \
+    && mkdir /reports && chown dicomgraph /reports
 USER dicomgraph
 WORKDIR /home/dicomgraph
 EXPOSE 8501
