@@ -35,8 +35,8 @@ from dicom_graph.model import schema
 from dicom_graph.model.batch import GraphBatch
 
 from . import conformance
-from .references import (REFERENCED_SOP_INSTANCE_UID, TEXT_VRS, Pointers, by_tag, element_vr, seq_name,
-                         unpack_binary, walk_sequence)
+from .references import Pointers, walk_sequence
+from .tags import REFERENCED_SOP_INSTANCE_UID, TEXT_VRS, by_tag, element_vr, seq_name, unpack_binary
 
 MAX_VALUE_CHARS = 1024
 MEDIA_STORAGE_DIRECTORY_STORAGE = "1.2.840.10008.1.3.10"
