@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from typing import Any
 
 from .basic_profile import removed_keywords
 
@@ -54,6 +55,18 @@ class Pseudonymizer:
 
     def patient_name(self, name: str) -> str:
         return self.pseudonym("PatientName", name)
+
+    def replace_patient(self, props: dict[str, Any]) -> None:
+        """Replace Patient ID and Patient Name in an instance's properties by their pseudonyms.
+
+        Runs after the removed attributes were left out, so Issuer of Patient ID (a Basic Profile row)
+        is never in `props` here and takes no part in the Patient ID pseudonym.
+        """
+        patient_id = props.get("PatientID")
+        if patient_id:
+            props["PatientID"] = self.patient_id(patient_id, props.get("IssuerOfPatientID"))
+        if props.get("PatientName"):
+            props["PatientName"] = self.patient_name(props["PatientName"])
 
     def removes(self, keyword: str) -> bool:
         return keyword in REMOVED_KEYWORDS

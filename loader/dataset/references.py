@@ -22,7 +22,7 @@ from pydicom.dataelem import RawDataElement
 
 from dicom_graph.model.batch import GraphBatch
 
-from .content_hash import ITEM_START, update_nested, update_tag
+from .content_hash import ITEM_START, update_nested
 from .tags import (REFERENCED_SOP_INSTANCE_UID, SERIES_INSTANCE_UID, STUDY_INSTANCE_UID, element_vr, in_tag_order,
                    seq_name)
 
@@ -89,14 +89,14 @@ def walk_item(item: Any, via: str, digest: Any, out: Pointers, depth: int) -> No
                                     f"{type(exc).__name__}")
                 continue
             if elem.VR == "SQ":
-                update_tag(digest, tag)
+                digest.update(tag.to_bytes(4, "little"))
                 walk_sequence(elem, f"{via}>{seq_name(tag)}" if via else seq_name(tag), digest, out,
                               depth + 1)
                 continue
         targets = out.targets(tag)
         if targets is not None:
             targets.extend((via, uid) for uid in _pointer_uids(item, tag, raw, is_raw))
-        update_tag(digest, tag)
+        digest.update(tag.to_bytes(4, "little"))
         update_nested(digest, item, tag, raw, is_raw, vr)
 
 
