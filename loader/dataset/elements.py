@@ -27,7 +27,7 @@ from .references import Pointers, walk_sequence
 from .tags import FIRST_CONTENT_TAG, REFERENCED_SOP_INSTANCE_UID, element_vr, in_tag_order, seq_name, tag_info
 
 MAX_VALUE_CHARS = 1024
-# single-valued types whose value pydicom (or fast_value) already gives as the str a property needs
+# single-valued types a str converts to directly: the common case, spared the list and bytes handling
 _SCALAR_TYPES = frozenset({schema.STRING, schema.INT64, schema.DOUBLE, schema.DATE})
 
 
@@ -101,7 +101,8 @@ class _Reader:
 
     def decode(self, tag: int, raw: Any, is_raw: bool, vr: str | None, kw: str,
                type_: str | None) -> tuple[Any, str | None]:
-        """(value, property type); a value pydicom cannot convert is kept as raw text, with no type."""
+        """(value, property type); a value pydicom cannot convert stays raw, with no type, and is reported
+        when it would have been a property."""
         try:
             if not is_raw:
                 return plain(raw.value), type_

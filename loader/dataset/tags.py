@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag
 
@@ -62,13 +62,13 @@ def by_tag(pair: tuple[int, Any]) -> int:
     return pair[0]
 
 
-def in_tag_order(ds: Any) -> Iterator[tuple[int, Any]]:
+def in_tag_order(ds: Any) -> list[tuple[int, Any]]:
     """(tag, element) pairs of a dataset in tag order, elements as stored (raw until something reads them).
 
     Tags are plain ints, not pydicom's BaseTag: its comparisons are Python-level and cost ~15 % of an
     extraction.
     """
-    return iter(sorted(zip(map(int, ds.keys()), ds.values(), strict=True), key=by_tag))
+    return sorted(zip(map(int, ds.keys()), ds.values(), strict=True), key=by_tag)
 
 
 def unpack_binary(raw: Any, vr: str | None) -> Any:
