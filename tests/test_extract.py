@@ -7,14 +7,18 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import BaseTag
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.uid import CTImageStorage, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pynetdicom.sop_class import (BasicFilmBox, ModalityPerformedProcedureStep,  # type: ignore[attr-defined]
+                                  UnifiedProcedureStepPull)
 
-from dicom_graph.loader.dataset import conformance
-from dicom_graph.loader.ingest import sources
+from dicom_graph.loader.dataset import basic_profile, conformance
 from dicom_graph.loader.dataset.extract import ExtractError, dataset_to_batch
-from dicom_graph.loader.dataset.pseudonymize import Pseudonymizer
+from dicom_graph.loader.dataset.identity import is_normalized
+from dicom_graph.loader.dataset.pseudonymize import REMOVED_KEYWORDS, Pseudonymizer
+from dicom_graph.loader.ingest import sources
 
-CT = "1.2.840.10008.5.1.4.1.1.2"
+CT = CTImageStorage
 
 
 def make_ds(**extra) -> Dataset:
@@ -127,7 +131,7 @@ def test_content_hash_independent_of_transfer_syntax(tmp_path, syntax):
 
 
 def test_normalized_instance_gets_no_context():
-    ds = make_ds(SOPClassUID="1.2.840.10008.3.1.2.3.3")
+    ds = make_ds(SOPClassUID=ModalityPerformedProcedureStep)
     ex = dataset_to_batch(ds, source="json")
     assert ex.normalized and "Patient" not in ex.batch.nodes and "Study" not in ex.batch.nodes
     assert ("REFERENCES", "Instance", "Instance") in ex.batch.rels
@@ -163,3 +167,43 @@ def test_conformance_check():
     assert row["type1_empty"] == ["General Series>Modality"]
     assert row["type2_missing"] == ["General Series>SeriesNumber"]
     assert row["conformant"] is False
+
+
+def test_normalized_sop_classes_by_uid_and_by_family():
+    assert is_normalized(ModalityPerformedProcedureStep)
+    assert is_normalized(BasicFilmBox) and is_normalized(UnifiedProcedureStepPull)  # print, UPS families
+    assert not is_normalized(CT) and not is_normalized(None)
+
+
+def test_uids_from_outside_the_dataset_when_it_has_none():
+    ds = make_ds()
+    del ds.SOPInstanceUID, ds.SOPClassUID
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPInstanceUID = "1.2.3.4.9"
+    ds.file_meta.MediaStorageSOPClassUID = CT
+    ex = dataset_to_batch(ds, source="file")
+    assert (ex.sop_instance_uid, ex.sop_class_uid) == ("1.2.3.4.9", CT)
+    assert instance(ex)["SOPInstanceUID"] == "1.2.3.4.9"
+    # the network's command set wins over the file meta, the dataset's own UIDs over both
+    ex = dataset_to_batch(ds, source="network", sop_instance_uid="1.2.3.4.8",
+                          sop_class_uid=ModalityPerformedProcedureStep)
+    assert ex.sop_instance_uid == "1.2.3.4.8" and ex.normalized and ex.study_uid is None
+    assert dataset_to_batch(make_ds(), source="network", sop_instance_uid="1.2.3.4.8").sop_instance_uid == "1.2.3.4.1"
+
+
+def test_basic_profile_file_is_cited_and_keeps_uids_and_patient_identity():
+    rows = basic_profile.rows()
+    assert len(rows) == len(REMOVED_KEYWORDS) == 206
+    assert all(row.cites and row.tag == f"{tag_for_keyword(row.keyword):08X}" for row in rows)
+    assert {"InstitutionName", "PatientBirthDate", "IssuerOfPatientID"} <= REMOVED_KEYWORDS
+    assert not {"PatientID", "PatientName"} & REMOVED_KEYWORDS  # pseudonymized, not removed
+    assert not any(dictionary_VR(row.tag) == "UI" for row in rows)  # UIDs kept: pointers still resolve
+
+
+def test_basic_profile_row_that_contradicts_the_dictionary_is_refused():
+    with pytest.raises(ValueError, match="not the keyword"):
+        basic_profile._checked(2, {"keyword": "PatientAge", "tag": "00101040", "action": "X", "cites": "x"})
+    with pytest.raises(ValueError, match="action"):
+        basic_profile._checked(2, {"keyword": "PatientAge", "tag": "00101010", "action": "K", "cites": "x"})
+    with pytest.raises(ValueError, match="citation"):
+        basic_profile._checked(2, {"keyword": "PatientAge", "tag": "00101010", "action": "X", "cites": ""})

@@ -1,10 +1,10 @@
-"""Pseudonymization for `ingest --pseudonymize` (and the listener, when asked).
+"""Pseudonymization for `ingest --pseudonymize` (the network listener does not pseudonymize, yet).
 
 - Patient ID and Patient Name become a keyed HMAC-SHA256 pseudonym (hex, 20 characters); the key comes
   from DICOM_GRAPH_PSEUDONYM_KEY, so the same patient gets the same pseudonym in every run and every
   process, and nobody without the key can recompute it from a name.
 - Every other identifying attribute of the Basic Application Level Confidentiality Profile
-  (PS3.15 Table E.1-1) is not stored (`REMOVED_KEYWORDS`).
+  (PS3.15 Table E.1-1) that we apply is not stored: the cited rows of basic_profile.py.
 - UIDs are kept (the profile would replace them; we keep them so pointers still resolve).
 """
 
@@ -13,68 +13,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from typing import Any
 
-from pydicom.datadict import keyword_dict
+from .basic_profile import removed_keywords
 
 ENV_KEY = "DICOM_GRAPH_PSEUDONYM_KEY"
 
-# PS3.15 Table E.1-1 attributes other than UIDs, Patient ID and Patient Name (which are handled apart).
-_TABLE_E_1_1 = """
-AccessionNumber AcquisitionComments AcquisitionContextSequence AcquisitionDate AcquisitionDateTime
-AcquisitionDeviceProcessingDescription AcquisitionProtocolDescription AcquisitionTime
-ActualHumanPerformersSequence AdditionalPatientHistory AdmissionID AdmittingDate
-AdmittingDiagnosesCodeSequence AdmittingDiagnosesDescription AdmittingTime Allergies Arbitrary
-AuthorObserverSequence BranchOfService CassetteID CommentsOnThePerformedProcedureStep
-ConfidentialityConstraintOnPatientDataDescription ContentCreatorIdentificationCodeSequence
-ContentCreatorName ContentDate ContentSequence ContentTime ContributionDescription CountryOfResidence
-CurrentPatientLocation CurveDate CurveTime CustodialOrganizationSequence DataSetTrailingPadding
-DerivationDescription DetectorID DeviceSerialNumber DigitalSignaturesSequence
-DischargeDiagnosisDescription DistributionAddress DistributionName EthnicGroup FrameComments GantryID
-GeneratorID GraphicAnnotationSequence HumanPerformerName HumanPerformerOrganization IconImageSequence
-IdentifyingComments ImageComments ImagePresentationComments ImagingServiceRequestComments Impressions
-InstanceCreationDate InstanceCreationTime InstitutionAddress InstitutionCodeSequence
-InstitutionName InstitutionalDepartmentName InsurancePlanIdentification
-IntendedRecipientsOfResultsIdentificationSequence InterpretationApproverSequence InterpretationAuthor
-InterpretationDiagnosisDescription InterpretationIDIssuer InterpretationRecorder InterpretationText
-InterpretationTranscriber IssuerOfAdmissionID IssuerOfPatientID IssuerOfServiceEpisodeID
-LastMenstrualDate MedicalAlerts MedicalRecordLocator MilitaryRank ModifiedAttributesSequence
-ModifiedImageDescription ModifyingDeviceID ModifyingDeviceManufacturer NameOfPhysiciansReadingStudy
-NamesOfIntendedRecipientsOfResults Occupation OperatorIdentificationSequence OperatorsName
-OrderCallbackPhoneNumber OrderEnteredBy OrderEntererLocation OriginalAttributesSequence
-OtherPatientIDs OtherPatientIDsSequence OtherPatientNames OverlayComments OverlayDate OverlayTime
-ParticipantSequence PatientAddress PatientAge PatientBirthDate PatientBirthName PatientBirthTime
-PatientComments PatientInsurancePlanCodeSequence PatientMotherBirthName
-PatientPrimaryLanguageCodeSequence PatientReligiousPreference PatientSex PatientSexNeutered
-PatientSize PatientState PatientTelephoneNumbers PatientTransportArrangements PatientWeight
-PerformedLocation PerformedProcedureStepDescription PerformedProcedureStepEndDate
-PerformedProcedureStepEndTime PerformedProcedureStepID PerformedProcedureStepStartDate
-PerformedProcedureStepStartTime PerformedStationAETitle PerformedStationGeographicLocationCodeSequence
-PerformedStationName PerformedStationNameCodeSequence PerformingPhysicianIdentificationSequence
-PerformingPhysicianName PersonAddress PersonIdentificationCodeSequence PersonName
-PersonTelephoneNumbers PhysicianApprovingInterpretation PhysiciansOfRecord
-PhysiciansOfRecordIdentificationSequence PhysiciansReadingStudyIdentificationSequence PlateID
-PreMedication PregnancyStatus ProtocolName ReasonForStudy ReasonForTheImagingServiceRequest
-ReferencedDigitalSignatureSequence ReferencedPatientAliasSequence ReferencedPatientSequence
-ReferencedSOPInstanceMACSequence ReferringPhysicianAddress ReferringPhysicianIdentificationSequence
-ReferringPhysicianName ReferringPhysicianTelephoneNumbers RegionOfResidence RequestAttributesSequence
-RequestedContrastAgent RequestedProcedureComments RequestedProcedureDescription RequestedProcedureID
-RequestedProcedureLocation RequestingPhysician RequestingService ResponsibleOrganization
-ResponsiblePerson ResultsComments ResultsDistributionListSequence ResultsIDIssuer ReviewerName
-ScheduledHumanPerformersSequence ScheduledPatientInstitutionResidence
-ScheduledPerformingPhysicianIdentificationSequence ScheduledPerformingPhysicianName
-ScheduledProcedureStepDescription ScheduledProcedureStepEndDate ScheduledProcedureStepEndTime
-ScheduledProcedureStepLocation ScheduledProcedureStepStartDate ScheduledProcedureStepStartTime
-ScheduledStationAETitle ScheduledStationGeographicLocationCodeSequence ScheduledStationName
-ScheduledStationNameCodeSequence ScheduledStudyLocation ScheduledStudyLocationAETitle SeriesDate
-SeriesDescription SeriesTime ServiceEpisodeDescription ServiceEpisodeID SmokingStatus
-SoftwareVersions SpecialNeeds StationName StudyComments StudyDate StudyDescription StudyID
-StudyIDIssuer StudyTime TextComments TextString TimezoneOffsetFromUTC TopicAuthor TopicKeywords
-TopicSubject TopicTitle VerifyingObserverIdentificationCodeSequence VerifyingObserverName
-VerifyingObserverSequence VerifyingOrganization VisitComments BodyPartExamined
-"""
-
-REMOVED_KEYWORDS: frozenset[str] = frozenset(k for k in _TABLE_E_1_1.split() if k in keyword_dict)
-PSEUDONYMIZED_KEYWORDS = frozenset({"PatientID", "PatientName"})
+# read once per process: `removes` runs for every element of every instance
+REMOVED_KEYWORDS: frozenset[str] = removed_keywords()
 
 
 class PseudonymKeyMissing(RuntimeError):
@@ -109,6 +55,18 @@ class Pseudonymizer:
 
     def patient_name(self, name: str) -> str:
         return self.pseudonym("PatientName", name)
+
+    def replace_patient(self, props: dict[str, Any]) -> None:
+        """Replace Patient ID and Patient Name in an instance's properties by their pseudonyms.
+
+        Runs after the removed attributes were left out, so Issuer of Patient ID (a Basic Profile row)
+        is never in `props` here and takes no part in the Patient ID pseudonym.
+        """
+        patient_id = props.get("PatientID")
+        if patient_id:
+            props["PatientID"] = self.patient_id(patient_id, props.get("IssuerOfPatientID"))
+        if props.get("PatientName"):
+            props["PatientName"] = self.patient_name(props["PatientName"])
 
     def removes(self, keyword: str) -> bool:
         return keyword in REMOVED_KEYWORDS
