@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dicom_graph.loader.ingest.pipeline import run_ingest
+from dicom_graph.loader.ingest import run_ingest
 
 
 def outside_bad(corpus: Path) -> list[str]:

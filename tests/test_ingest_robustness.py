@@ -14,7 +14,7 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from dicom_graph.loader.ingest.pipeline import run_ingest
+from dicom_graph.loader.ingest import run_ingest
 from dicom_graph.model.store import open_store
 
 from .conftest import clear_neo4j, neo4j_uri

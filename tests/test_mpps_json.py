@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pydicom
 
-from dicom_graph.loader.ingest.pipeline import run_ingest
+from dicom_graph.loader.ingest import run_ingest
 
 MPPS = "1.2.840.10008.3.1.2.3.3"
 

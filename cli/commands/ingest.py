@@ -56,7 +56,7 @@ def ingest(
         fail("--workers must be at least 1", 2)
 
     def body() -> None:
-        from dicom_graph.loader.ingest.pipeline import run_ingest
+        from dicom_graph.loader.ingest import run_ingest
 
         with open_for(db, neo4j, write=True) as store, _sigterm_as_ctrl_c():
             summary = run_ingest(store, [str(p) for p in paths], workers=workers, resume=resume,
