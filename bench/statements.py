@@ -43,7 +43,7 @@ def instrument(samples: Samples) -> None:
         reopen(self)
         samples["(reopen)"].append((0, time.perf_counter() - started))
 
-    EmbeddedStore._execute, EmbeddedStore._reopen = timed_execute, timed_reopen  # type: ignore[method-assign]
+    EmbeddedStore._execute, EmbeddedStore._reopen = timed_execute, timed_reopen
 
 
 def main() -> None:

@@ -12,15 +12,14 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.uid import CTImageStorage as CT
+from pydicom.uid import UID, ExplicitVRLittleEndian
+from pydicom.uid import KeyObjectSelectionDocumentStorage as KOS
 
 from dicom_graph.loader.ingest.run import BatchCommitter
 from dicom_graph.loader.ingest.sources import SourceFile
 from dicom_graph.loader.ingest.summary import IngestSummary, RejectionReport
 from dicom_graph.loader.ingest.worker import process_file
-
-CT = "1.2.840.10008.5.1.4.1.1.2"
-KOS = "1.2.840.10008.5.1.4.1.1.88.59"
 
 
 def _file(folder: Path, name: str, sop_class: str, uid: str, points_at: list[str]) -> SourceFile:
@@ -37,7 +36,7 @@ def _file(folder: Path, name: str, sop_class: str, uid: str, points_at: list[str
         ds.ReferencedImageSequence = Sequence(refs)
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = sop_class, uid
+    ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = UID(sop_class), UID(uid)
     path = folder / name
     ds.save_as(path, enforce_file_format=True)
     st = os.stat(path)
