@@ -71,5 +71,6 @@ def test_mpps_json_points_at_corpus_instances(store, corpus, tmp_path):
     run_ingest(store, [str(Path(target[0].filename).parent)], workers=1, progress=False,
                report_path=str(tmp_path / "r2.jsonl"))
     refs = store.run("instance_references", uid=mpps_uid).records()
+    assert {str(d.SOPInstanceUID) for d in target} <= {r["target"] for r in refs}
     assert not any(r["stub"] for r in refs if r["target"] in {str(d.SOPInstanceUID) for d in target})
     assert not any(r["stub"] for r in refs if r["target_label"] in ("Series", "Study"))
