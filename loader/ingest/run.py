@@ -105,42 +105,66 @@ def run_ingest(store: GraphStore, paths: list[str], *, workers: int | None = Non
         files = [f for f in files if f.path not in done]
 
     os.makedirs(os.path.dirname(report_path) or ".", exist_ok=True)
-    bar = Progress(len(files), progress, summary)
     with open(report_path, "w", encoding="utf-8") as out:
         committer = BatchCommitter(store, summary, RejectionReport(out), batch_instances)
-        pool = None
-        try:
-            chunks = _chunks(files, CHUNK_FILES)
-            if workers == 1 or len(files) <= CHUNK_FILES:
-                quiet()
-                results: Iterable[list[FileOutcome]] = (
-                    [process_file(f, requirements, pseudonymizer) for f in chunk] for chunk in chunks)
-            else:
-                ctx = mp.get_context("forkserver")
-                ctx.set_forkserver_preload([process_chunk.__module__])  # pydicom imported once, not per worker
-                pool = ctx.Pool(workers, initializer=init_worker, initargs=(requirements, pseudonymizer))
-                results = _bounded_map(pool, process_chunk, chunks,
-                                       batch_instances // CHUNK_FILES + IN_FLIGHT_PER_WORKER * workers)
-            for chunk in results:
-                for outcome in chunk:
-                    committer.add(outcome)
-                bar.update(len(chunk))
-            committer.commit(final=True)
-            summary.status = "finished"
-        except KeyboardInterrupt:
-            summary.status = "interrupted"
-            if pool is not None:
-                pool.terminate()
-                pool = None
-            committer.commit(final=True)  # commit what was parsed, then stop
-        finally:
-            bar.close()
-            if pool is not None:
-                pool.close()
-                pool.join()
+        parsers = _Parsers(workers, requirements, pseudonymizer, batch_instances)
+        summary.status = _parse_and_commit(files, parsers, committer, Progress(len(files), progress, summary))
     summary.elapsed_s = time.monotonic() - t0
     _write_run(store, summary, started_at, pseudonymize, finished=summary.status == "finished")
     return summary
+
+
+def _parse_and_commit(files: list[SourceFile], parsers: _Parsers, committer: BatchCommitter,
+                      bar: Progress) -> str:
+    """Feed every parsed file to the committer; the run's status: finished, or interrupted by Ctrl-C."""
+    try:
+        for chunk in parsers.outcomes(files):
+            for outcome in chunk:
+                committer.add(outcome)
+            bar.update(len(chunk))
+        committer.commit(final=True)
+        return "finished"
+    except KeyboardInterrupt:
+        parsers.terminate()
+        committer.commit(final=True)  # commit what was parsed, then stop
+        return "interrupted"
+    finally:
+        bar.close()
+        parsers.close()
+
+
+class _Parsers:
+    """Where files are parsed: in this process for a small run or --workers 1, else in a pool."""
+
+    def __init__(self, workers: int, requirements: conformance.Requirements | None,
+                 pseudonymizer: Pseudonymizer | None, batch_instances: int) -> None:
+        self.workers = workers
+        self.requirements = requirements
+        self.pseudonymizer = pseudonymizer
+        self.in_flight = batch_instances // CHUNK_FILES + IN_FLIGHT_PER_WORKER * workers
+        self.pool: Any = None
+
+    def outcomes(self, files: list[SourceFile]) -> Iterator[list[FileOutcome]]:
+        chunks = _chunks(files, CHUNK_FILES)
+        if self.workers == 1 or len(files) <= CHUNK_FILES:
+            quiet()
+            return ([process_file(f, self.requirements, self.pseudonymizer) for f in chunk] for chunk in chunks)
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload([process_chunk.__module__])  # pydicom imported once, not per worker
+        self.pool = ctx.Pool(self.workers, initializer=init_worker,
+                             initargs=(self.requirements, self.pseudonymizer))
+        return _bounded_map(self.pool, process_chunk, chunks, self.in_flight)
+
+    def terminate(self) -> None:
+        """Ctrl-C: the workers' half-parsed chunks are dropped (--resume parses those files again)."""
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool = None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool.join()
 
 
 def _bounded_map(pool: Any, fn: Callable[[Any], Any], items: Iterable[Any], limit: int) -> Iterator[Any]:
