@@ -17,7 +17,7 @@ import collections
 import time
 from typing import Any
 
-from dicom_graph.loader.ingest import pipeline
+from dicom_graph.loader.ingest import DEFAULT_BATCH_INSTANCES, run_ingest
 from dicom_graph.model.store.embedded import EmbeddedStore, _rss
 
 Samples = dict[str, list[tuple[int, float]]]  # kind -> [(RSS growth bytes, seconds)]
@@ -43,7 +43,7 @@ def instrument(samples: Samples) -> None:
         reopen(self)
         samples["(reopen)"].append((0, time.perf_counter() - started))
 
-    EmbeddedStore._execute, EmbeddedStore._reopen = timed_execute, timed_reopen  # type: ignore[method-assign]
+    EmbeddedStore._execute, EmbeddedStore._reopen = timed_execute, timed_reopen
 
 
 def main() -> None:
@@ -51,14 +51,14 @@ def main() -> None:
     parser.add_argument("archive")
     parser.add_argument("db")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--batch", type=int, default=pipeline.DEFAULT_BATCH_INSTANCES)
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH_INSTANCES)
     args = parser.parse_args()
     samples: Samples = collections.defaultdict(list)
     instrument(samples)
     store = EmbeddedStore(args.db, read_only=False, create=True)
     started = time.perf_counter()
-    summary = pipeline.run_ingest(store, [args.archive], workers=args.workers, progress=False,
-                                  batch_instances=args.batch)
+    summary = run_ingest(store, [args.archive], workers=args.workers, progress=False,
+                         batch_instances=args.batch)
     elapsed = time.perf_counter() - started
     store.close()
     print(f"{summary.files_seen:,} files in {elapsed:.1f} s, {store.reopens} reopens, "

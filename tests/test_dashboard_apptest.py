@@ -26,7 +26,7 @@ TIMEOUT = 120
 
 def build_corpus_graph(engine: str, tmp: Path) -> str:
     """Load the standard and ingest ../shared/corpus; return the graph's location."""
-    from dicom_graph.loader.ingest.pipeline import run_ingest
+    from dicom_graph.loader.ingest import run_ingest
     from dicom_graph.loader.standard.load import load_standard
 
     corpus = shared_path("corpus")

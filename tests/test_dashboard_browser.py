@@ -100,7 +100,7 @@ class DevTools:
 def graph_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The standard plus real DICOM: ../shared/corpus when present, else pydicom's bundled test files."""
     from dicom_graph.commands.demo import sample_dirs
-    from dicom_graph.loader.ingest.pipeline import run_ingest
+    from dicom_graph.loader.ingest import run_ingest
     from dicom_graph.loader.standard.load import load_standard
     from dicom_graph.model.store import open_store
 

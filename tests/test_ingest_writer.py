@@ -1,4 +1,4 @@
-"""The ingest's writer: how files are grouped into batches, on both engines.
+"""The ingest's writer side (batcher -> resolver -> writer): how files are grouped into batches, on both engines.
 
 A file pointing at an instance that is in neither its batch nor the graph waits one batch, so that the
 target is written whole instead of as a stub that a later batch completes (an update of ~150 columns:
@@ -12,13 +12,14 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.uid import CTImageStorage as CT
+from pydicom.uid import UID, ExplicitVRLittleEndian
+from pydicom.uid import KeyObjectSelectionDocumentStorage as KOS
 
-from dicom_graph.loader.ingest.pipeline import IngestSummary, Writer, process_file
+from dicom_graph.loader.ingest.run import BatchCommitter
 from dicom_graph.loader.ingest.sources import SourceFile
-
-CT = "1.2.840.10008.5.1.4.1.1.2"
-KOS = "1.2.840.10008.5.1.4.1.1.88.59"
+from dicom_graph.loader.ingest.summary import IngestSummary, RejectionReport
+from dicom_graph.loader.ingest.worker import process_file
 
 
 def _file(folder: Path, name: str, sop_class: str, uid: str, points_at: list[str]) -> SourceFile:
@@ -35,7 +36,7 @@ def _file(folder: Path, name: str, sop_class: str, uid: str, points_at: list[str
         ds.ReferencedImageSequence = Sequence(refs)
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = sop_class, uid
+    ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = UID(sop_class), UID(uid)
     path = folder / name
     ds.save_as(path, enforce_file_format=True)
     st = os.stat(path)
@@ -52,7 +53,7 @@ def test_a_pointer_to_the_next_batch_waits_instead_of_making_a_stub(store, tmp_p
     image = _file(tmp_path, "2.dcm", CT, "1.2.9.200", [])
     other = _file(tmp_path, "3.dcm", CT, "1.2.9.300", [])
     summary = IngestSummary(run_key="t", paths=[str(tmp_path)], report_path="r", workers=1)
-    writer = Writer(store, summary, io.StringIO(), batch_instances=1)
+    writer = BatchCommitter(store, summary, RejectionReport(io.StringIO()), batch_instances=1)
 
     writer.add(process_file(kos))  # a full batch, but its targets are not here yet: it waits
     assert _instances(store) == {}
@@ -64,6 +65,6 @@ def test_a_pointer_to_the_next_batch_waits_instead_of_making_a_stub(store, tmp_p
     assert pairs == {("1.2.9.100", "1.2.9.200"), ("1.2.9.100", "1.2.9.404")}
 
     writer.add(process_file(other))
-    writer.flush()
+    writer.commit(final=True)
     assert _instances(store)["1.2.9.300"] is False
     assert store.count_nodes("SourceFile") == 3

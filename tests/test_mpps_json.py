@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import pydicom
+from pydicom.uid import PYDICOM_ROOT_UID
+# pynetdicom makes its SOP class constants at import time, out of mypy's sight
+from pynetdicom.sop_class import ModalityPerformedProcedureStep as MPPS  # type: ignore[attr-defined]
 
-from dicom_graph.loader.ingest.pipeline import run_ingest
-
-MPPS = "1.2.840.10008.3.1.2.3.3"
+from dicom_graph.loader.ingest import run_ingest
 
 
 def _uid(value: str) -> dict:
@@ -28,7 +29,7 @@ def test_mpps_json_points_at_corpus_instances(store, corpus, tmp_path):
             series.setdefault(ds.SeriesInstanceUID, []).append(ds)
     target = max(series.values(), key=len)[:3]
     study_uid, series_uid = target[0].StudyInstanceUID, target[0].SeriesInstanceUID
-    mpps_uid = "1.2.826.0.1.3680043.8.498.777001"
+    mpps_uid = PYDICOM_ROOT_UID + "777001"
     doc = {
         "00080016": _uid(MPPS),
         "00080018": _uid(mpps_uid),
@@ -70,5 +71,6 @@ def test_mpps_json_points_at_corpus_instances(store, corpus, tmp_path):
     run_ingest(store, [str(Path(target[0].filename).parent)], workers=1, progress=False,
                report_path=str(tmp_path / "r2.jsonl"))
     refs = store.run("instance_references", uid=mpps_uid).records()
+    assert {str(d.SOPInstanceUID) for d in target} <= {r["target"] for r in refs}
     assert not any(r["stub"] for r in refs if r["target"] in {str(d.SOPInstanceUID) for d in target})
     assert not any(r["stub"] for r in refs if r["target_label"] in ("Series", "Study"))

@@ -65,7 +65,7 @@ def demo(
       dicom-graph demo --no-dashboard && dicom-graph query example_derived_objects --db dicom-graph-demo.db
     """
     from dicom_graph.commands.dashboard import streamlit_command
-    from dicom_graph.loader.ingest.pipeline import run_ingest
+    from dicom_graph.loader.ingest import run_ingest
     from dicom_graph.loader.standard.load import format_summary, load_standard
     from dicom_graph.model.store import open_store
 

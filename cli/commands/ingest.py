@@ -10,6 +10,7 @@ from typing import Annotated, Iterator, Optional
 import typer
 
 from dicom_graph.common import DbOption, Neo4jOption, fail, guarded, open_for
+from dicom_graph.loader.ingest.sizes import DEFAULT_BATCH_INSTANCES
 
 
 def ingest(
@@ -30,7 +31,7 @@ def ingest(
                                            help="A progress bar on a terminal (plain lines otherwise).")] = True,
     batch: Annotated[int, typer.Option(
         "--batch", min=1, help="Instances per write. Larger batches ingest faster on the embedded engine "
-                               "(fewer, larger COPYs) and hold more memory: see bench/README.md.")] = 5000,
+                               "(fewer, larger COPYs) and hold more memory: see bench/README.md.")] = DEFAULT_BATCH_INSTANCES,
     db: DbOption = None, neo4j: Neo4jOption = None,
 ) -> None:
     """Ingest DICOM files, DICOMDIRs and DICOM JSON into patients, studies, series, instances and pointers.
@@ -56,7 +57,7 @@ def ingest(
         fail("--workers must be at least 1", 2)
 
     def body() -> None:
-        from dicom_graph.loader.ingest.pipeline import run_ingest
+        from dicom_graph.loader.ingest import run_ingest
 
         with open_for(db, neo4j, write=True) as store, _sigterm_as_ctrl_c():
             summary = run_ingest(store, [str(p) for p in paths], workers=workers, resume=resume,

@@ -1,0 +1,45 @@
+"""How a long ingest shows it is alive: tqdm on a terminal, a plain line every few seconds otherwise
+(a scheduler's log, `nohup`), and nothing with --no-progress."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from dicom_graph.loader.ingest.summary import IngestSummary
+
+LINE_EVERY_S = 5
+
+
+class Progress:
+    def __init__(self, total: int, enabled: bool, summary: IngestSummary) -> None:
+        self.summary = summary
+        self.total = total
+        self.done = 0
+        self.bar: Any = None
+        self.last = time.monotonic()
+        self.start = time.monotonic()
+        self.enabled = enabled
+        if enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="files", dynamic_ncols=True, smoothing=0.1)
+
+    def update(self, n: int) -> None:
+        self.done += n
+        s = self.summary
+        if self.bar is not None:
+            self.bar.update(n)
+            self.bar.set_postfix(instances=s.instances, rejects=s.files_rejected, refresh=False)
+        elif self.enabled and time.monotonic() - self.last >= LINE_EVERY_S:
+            self.last = time.monotonic()
+            elapsed = self.last - self.start
+            rate = self.done / elapsed if elapsed else 0.0
+            eta = (self.total - self.done) / rate if rate else 0.0
+            print(f"ingest: {self.done:,}/{self.total:,} files, {rate:,.0f} files/s, "
+                  f"{s.files_rejected:,} rejected, ETA {eta:,.0f} s", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,103 @@
+"""Stage 2, in worker processes: one SourceFile -> one FileOutcome (parse headers, extract records).
+
+Only small picklable results cross back to the writer process: the file's status, why it was
+rejected or recovered, and its instances as `Extracted` records (loader/dataset). Nothing here reads
+the graph, so any number of workers can run it; run.py preloads this module in the forkserver.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from dicom_graph.loader.dataset import conformance
+from dicom_graph.loader.dataset.extract import Extracted, dataset_to_batch
+from dicom_graph.loader.dataset.pseudonymize import Pseudonymizer
+from dicom_graph.loader.ingest.sources import HEAD_SIZE, NotDicom, SourceFile, read_file
+
+
+@dataclass
+class FileOutcome:
+    """The worker's hand-off for one file: what the summary counts, the report lists and the writer writes."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    status: str  # ingested | recovered | rejected
+    kind: str | None = None
+    reason: str | None = None
+    error_class: str | None = None
+    extracted: list[Extracted] = field(default_factory=list)
+    problems: int = 0
+    instance_errors: list[str] = field(default_factory=list)
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def quiet() -> None:
+    """pydicom warns about every odd value of a hostile archive: the rejection report says it once."""
+    warnings.simplefilter("ignore")
+    logging.getLogger("pydicom").setLevel(logging.ERROR)
+
+
+def init_worker(requirements: conformance.Requirements | None, pseudonymizer: Pseudonymizer | None) -> None:
+    """Pool initializer: the settings every task of the run shares are sent once per process, not per chunk."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C does
+    quiet()
+    _WORKER["requirements"] = requirements
+    _WORKER["pseudonymizer"] = pseudonymizer
+
+
+def process_chunk(files: list[SourceFile]) -> list[FileOutcome]:
+    """One pool task: a few files per round trip, with the settings init_worker left in this process."""
+    req, pseudo = _WORKER.get("requirements"), _WORKER.get("pseudonymizer")
+    return [process_file(f, req, pseudo) for f in files]
+
+
+def process_file(f: SourceFile, requirements: conformance.Requirements | None = None,
+                 pseudonymizer: Pseudonymizer | None = None) -> FileOutcome:
+    """Read and extract one file; never raises (a failure becomes a rejected outcome)."""
+    out = FileOutcome(f.path, f.size, f.mtime_ns, "rejected")
+    try:
+        with open(f.path, "rb") as fh:
+            head = fh.read(HEAD_SIZE)
+        kind, datasets = read_file(f.path, head)
+        out.kind = kind
+    except NotDicom as exc:
+        out.reason, out.error_class = str(exc), "NotDicom"
+        return out
+    except Exception as exc:  # pydicom's and the OS's errors alike: the file is rejected, the run goes on
+        out.reason, out.error_class = _one_line(exc), type(exc).__name__
+        return out
+    source = "json" if kind == "json" else "file"
+    errors: list[tuple[str, str]] = []
+    for ds in datasets:
+        try:
+            ex = dataset_to_batch(ds, source=source, path=f.path, file_size=f.size, mtime_ns=f.mtime_ns,
+                                  pseudonymizer=pseudonymizer, requirements=requirements)
+        except Exception as exc:
+            errors.append((type(exc).__name__, _one_line(exc)))
+            continue
+        out.extracted.append(ex)
+        out.problems += len(ex.problems)
+    if not out.extracted:
+        out.error_class, out.reason = errors[0] if errors else ("EmptyDocument", "no datasets in file")
+        return out
+    if errors:
+        out.instance_errors = [f"{c}: {m}" for c, m in errors]
+    if kind == "dataset":
+        out.status = "recovered"
+        out.reason = "no preamble / file meta information: read by forcing the parser"
+        out.error_class = "NoFileMeta"
+    else:
+        out.status = "ingested"
+    return out
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:500]
