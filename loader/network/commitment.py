@@ -37,7 +37,7 @@ SOP_CLASS = StorageCommitmentPushModel
 REQUEST_STORAGE_COMMITMENT = 1  # Action Type ID, PS3.4 J.3.2
 ALL_COMMITTED, SOME_FAILED = 1, 2  # Event Type IDs, PS3.4 J.3.3
 
-Outcome = tuple[str, str, "str | None"]  # (SOP class, SOP instance, failure reason or None)
+Outcome = tuple[str, str, str | None]  # (SOP class, SOP instance, failure reason or None)
 
 
 class Commitment:

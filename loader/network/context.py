@@ -57,6 +57,8 @@ def decoded(event: Any, attribute: str, uid: str) -> Dataset:
 
 
 class ServiceContext:
+    """One per listener, handed to each service, so that none of them reaches into another's state."""
+
     def __init__(self, store: Any, config: ListenerConfig) -> None:
         self.store = store
         self.config = config
