@@ -26,6 +26,8 @@ import threading
 import time
 from pathlib import Path
 
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO.parent / "shared" / "corpus" / "ihe-iheos-toolkit2"
 
@@ -45,7 +47,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-UNCOMPRESSED = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"}
+UNCOMPRESSED = {ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBigEndian}
 
 
 def part10_files(paths: list[Path]) -> list[str]:
@@ -96,7 +98,9 @@ def ours(files: list[str], neo4j: str | None, store_dir: bool, work: Path) -> di
                              "--port", str(port), "--host", "127.0.0.1", "--quiet", *extra, *graph],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     errors: list[str] = []
-    threading.Thread(target=lambda: errors.extend(proc.stderr), daemon=True).start()
+    stream = proc.stderr
+    assert stream is not None  # stderr=PIPE
+    threading.Thread(target=lambda: errors.extend(stream), daemon=True).start()
     try:
         wait_for_port(port, proc)
         seconds, code, err = send(files, port, "DICOMGRAPH")

@@ -23,9 +23,9 @@ def listen(
     store_dir: Annotated[Optional[Path], typer.Option(
         "--store-dir", help="Also keep each received instance as a Part 10 file <SOPInstanceUID>.dcm here.")] = None,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "0.0.0.0",
-    peer: Annotated[list[str], typer.Option(
+    peer: Annotated[Optional[list[str]], typer.Option(
         help="AE=HOST:PORT (repeatable): where to send a storage commitment result when the requester "
-             "has closed its association.")] = [],
+             "has closed its association.")] = None,
     max_pdu: Annotated[int, typer.Option("--max-pdu", help="Largest PDU accepted, bytes.")] = 262_144,
     max_associations: Annotated[int, typer.Option("--max-associations", help="Concurrent associations.")] = 16,
     timeout: Annotated[float, typer.Option(help="DIMSE timeout, seconds (ACSE: half of it; idle network: "
@@ -55,11 +55,12 @@ def listen(
     process) sees it at once. SIGTERM or Ctrl-C stops cleanly: no new associations, the ones in progress
     finish, the graph is closed. One line per message is logged on stderr.
     """
-    from dicom_graph.loader.network.listener import Listener, ListenerConfig, parse_peers
+    from dicom_graph.loader.network.association import parse_peers
+    from dicom_graph.loader.network.listener import Listener, ListenerConfig
 
     allowed = tuple(a.strip() for a in (allow or "").split(",") if a.strip())
     try:
-        peers = parse_peers(peer)
+        peers = parse_peers(peer or [])
     except ValueError as exc:
         fail(str(exc), 2)
     if not 0 <= port <= 65535:

@@ -1,0 +1,25 @@
+"""The listener's settings, in a module of their own so that the AE builder and every service can read
+them without importing the listener that composes them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class ListenerConfig:
+    port: int = 11112
+    ae_title: str = "DICOMGRAPH"
+    host: str = "0.0.0.0"
+    allow: tuple[str, ...] = ()  # calling AE titles accepted; empty: any
+    store_dir: Path | None = None
+    max_pdu: int = 262_144  # the largest P-DATA PDU we accept
+    acse_timeout: float = 30.0
+    dimse_timeout: float = 60.0
+    network_timeout: float = 120.0  # an idle association is closed after this
+    max_associations: int = 16
+    max_commitment_items: int = 10_000
+    peers: dict[str, tuple[str, int]] = field(default_factory=dict)  # AE title -> (host, port)
+    grace_s: float = 30.0  # on stop: how long associations in progress may take to finish
+    report_delay_s: float = 0.2  # after the N-ACTION response, before the N-EVENT-REPORT
