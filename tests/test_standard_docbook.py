@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dicom_graph.loader.standard import load_standard
-from dicom_graph.loader.standard.docbook import read_part04, read_part06
+from dicom_graph.loader.standard.docbook_part04 import read_part04
+from dicom_graph.loader.standard.docbook_part06 import read_part06
 from dicom_graph.loader.standard.load import build_catalog
 from tests.conftest import shared_path
 
