@@ -75,8 +75,8 @@ class RelType:
 _DEFINITION_BOOKKEEPING = {"source": STRING, "superseded": BOOL}
 _ENTITY_BOOKKEEPING = {"source": STRING}
 
-NODE_TYPES: tuple[NodeType, ...] = (
-    # --- the standard's definitions -------------------------------------------------------------
+# --- the standard's definitions (what `standard load` writes and reconciles) ----------------------
+_DEFINITION_TYPES: tuple[NodeType, ...] = (
     NodeType("ServiceClass", "key", {"key": STRING, "name": STRING, "section": STRING,
                                      **_DEFINITION_BOOKKEEPING}, indexed=("name",)),
     NodeType("SOPClass", "uid", {"uid": STRING, "name": STRING, "keyword": STRING, "kind": STRING,
@@ -94,6 +94,10 @@ NODE_TYPES: tuple[NodeType, ...] = (
                                       **_DEFINITION_BOOKKEEPING}),
     NodeType("TransferSyntax", "uid", {"uid": STRING, "name": STRING, "retired": BOOL,
                                        **_DEFINITION_BOOKKEEPING}, indexed=("name",)),
+)
+
+NODE_TYPES: tuple[NodeType, ...] = (
+    *_DEFINITION_TYPES,
     # --- real-world entities (DICOM keywords as property names) ---------------------------------
     NodeType("Patient", "key", {"key": STRING, "PatientID": STRING, "IssuerOfPatientID": STRING,
                                 "PatientName": STRING, "PatientBirthDate": DATE, "PatientSex": STRING,
@@ -155,7 +159,7 @@ NODE_TYPES: tuple[NodeType, ...] = (
                                    "sop_instance_uids": STRING_LIST}, bookkeeping=True),
 )
 
-REL_TYPES: tuple[RelType, ...] = (
+_DEFINITION_RELS: tuple[RelType, ...] = (
     RelType("DEFINES", (("ServiceClass", "SOPClass"),)),
     RelType("USES_IOD", (("SOPClass", "IOD"),)),
     RelType("HAS_ENTITY", (("IOD", "InformationEntity"),)),
@@ -163,6 +167,10 @@ REL_TYPES: tuple[RelType, ...] = (
     RelType("CONTAINS", (("Module", "Attribute"),), {"type": STRING, "path": STRING, "condition": STRING},
             identity=("path",)),
     RelType("SUPPORTS", (("SOPClass", "DIMSEService"),), {"scu": STRING, "scp": STRING}),
+)
+
+REL_TYPES: tuple[RelType, ...] = (
+    *_DEFINITION_RELS,
     RelType("HAS_STUDY", (("Patient", "Study"),)),
     RelType("HAS_SERIES", (("Study", "Series"),)),
     RelType("HAS_INSTANCE", (("Series", "Instance"),)),
@@ -189,6 +197,9 @@ UNVERSIONED_SCHEMA = 1
 GRAPH_VERSION = NodeType("GraphVersion", "key", {"key": STRING, "schema_version": INT64,
                                                  "dicom_graph_version": STRING}, bookkeeping=True)
 STORED_NODE_TYPES: tuple[NodeType, ...] = (*NODE_TYPES, GRAPH_VERSION)  # every table a store creates
+
+DEFINITION_LABELS: tuple[str, ...] = tuple(n.label for n in _DEFINITION_TYPES)
+DEFINITION_RELS: tuple[str, ...] = tuple(r.type for r in _DEFINITION_RELS)  # all between definitions
 
 NODES: dict[str, NodeType] = {n.label: n for n in NODE_TYPES}
 RELS: dict[str, RelType] = {r.type: r for r in REL_TYPES}
