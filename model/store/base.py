@@ -73,7 +73,7 @@ class GraphStore(ABC):
     # --- lifecycle ------------------------------------------------------------------------------
     @abstractmethod
     def ensure_schema(self) -> None:
-        """Create what the schema needs (tables / constraints / indexes); idempotent."""
+        """Create what the schema needs (tables / constraints / indexes) and record its version; idempotent."""
 
     @abstractmethod
     def close(self) -> None: ...
