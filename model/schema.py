@@ -2,8 +2,9 @@
 
 Every node label with its key and typed properties, every relationship type with its endpoints and
 properties. Both stores derive their DDL, constraints and indexes from this module, and every value is
-coerced here to its declared type, so the embedded engine (typed columns) and Neo4j (schemaless) hold
-the same values and answer the same queries identically.
+coerced to its declared type before a store sees it, so the embedded engine (typed columns) and Neo4j
+(schemaless) hold the same values and answer the same queries identically. Types are named in the
+neutral words of model/values.py; what they become in an engine is that store's business.
 
 Entity and instance nodes use DICOM keywords as property names; bookkeeping properties are snake_case
 so they can never clash with a keyword.
@@ -11,25 +12,27 @@ so they can never clash with a keyword.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable
 
 from pydicom.datadict import dictionary_VM, dictionary_VR, keyword_dict
 
-# Value types, named as the embedded engine names its column types.
-STRING = "STRING"
-INT64 = "INT64"
-DOUBLE = "DOUBLE"
-BOOL = "BOOL"
-DATE = "DATE"
-TIMESTAMP = "TIMESTAMP"
-STRING_LIST = "STRING[]"
-INT64_LIST = "INT64[]"
-DOUBLE_LIST = "DOUBLE[]"
+# re-exported: callers write schema.coerce(...), schema.LIST_ELEMENT_TYPE
+from .values import LIST_ELEMENT_TYPE as LIST_ELEMENT_TYPE
+from .values import ValueType as ValueType
+from .values import coerce as coerce
 
-LIST_ELEMENT_TYPE = {STRING_LIST: STRING, INT64_LIST: INT64, DOUBLE_LIST: DOUBLE}
+# The old names of the value types, kept as aliases so their importers need not change.
+STRING = ValueType.STRING
+INT64 = ValueType.INTEGER
+DOUBLE = ValueType.FLOAT
+BOOL = ValueType.BOOLEAN
+DATE = ValueType.DATE
+TIMESTAMP = ValueType.TIMESTAMP
+STRING_LIST = ValueType.STRING_LIST
+INT64_LIST = ValueType.INTEGER_LIST
+DOUBLE_LIST = ValueType.FLOAT_LIST
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class NodeType:
 
     label: str
     key: str
-    props: dict[str, str]
+    props: dict[str, ValueType]
     open: bool = False
     indexed: tuple[str, ...] = ()
     bookkeeping: bool = False
@@ -65,15 +68,15 @@ class RelType:
 
     type: str
     pairs: tuple[tuple[str, str], ...]
-    props: dict[str, str] = field(default_factory=dict)
+    props: dict[str, ValueType] = field(default_factory=dict)
     identity: tuple[str, ...] = ()
 
 
 _DEFINITION_BOOKKEEPING = {"source": STRING, "superseded": BOOL}
 _ENTITY_BOOKKEEPING = {"source": STRING}
 
-NODE_TYPES: tuple[NodeType, ...] = (
-    # --- the standard's definitions -------------------------------------------------------------
+# --- the standard's definitions (what `standard load` writes and reconciles) ----------------------
+_DEFINITION_TYPES: tuple[NodeType, ...] = (
     NodeType("ServiceClass", "key", {"key": STRING, "name": STRING, "section": STRING,
                                      **_DEFINITION_BOOKKEEPING}, indexed=("name",)),
     NodeType("SOPClass", "uid", {"uid": STRING, "name": STRING, "keyword": STRING, "kind": STRING,
@@ -91,6 +94,10 @@ NODE_TYPES: tuple[NodeType, ...] = (
                                       **_DEFINITION_BOOKKEEPING}),
     NodeType("TransferSyntax", "uid", {"uid": STRING, "name": STRING, "retired": BOOL,
                                        **_DEFINITION_BOOKKEEPING}, indexed=("name",)),
+)
+
+NODE_TYPES: tuple[NodeType, ...] = (
+    *_DEFINITION_TYPES,
     # --- real-world entities (DICOM keywords as property names) ---------------------------------
     NodeType("Patient", "key", {"key": STRING, "PatientID": STRING, "IssuerOfPatientID": STRING,
                                 "PatientName": STRING, "PatientBirthDate": DATE, "PatientSex": STRING,
@@ -152,7 +159,7 @@ NODE_TYPES: tuple[NodeType, ...] = (
                                    "sop_instance_uids": STRING_LIST}, bookkeeping=True),
 )
 
-REL_TYPES: tuple[RelType, ...] = (
+_DEFINITION_RELS: tuple[RelType, ...] = (
     RelType("DEFINES", (("ServiceClass", "SOPClass"),)),
     RelType("USES_IOD", (("SOPClass", "IOD"),)),
     RelType("HAS_ENTITY", (("IOD", "InformationEntity"),)),
@@ -160,6 +167,10 @@ REL_TYPES: tuple[RelType, ...] = (
     RelType("CONTAINS", (("Module", "Attribute"),), {"type": STRING, "path": STRING, "condition": STRING},
             identity=("path",)),
     RelType("SUPPORTS", (("SOPClass", "DIMSEService"),), {"scu": STRING, "scp": STRING}),
+)
+
+REL_TYPES: tuple[RelType, ...] = (
+    *_DEFINITION_RELS,
     RelType("HAS_STUDY", (("Patient", "Study"),)),
     RelType("HAS_SERIES", (("Study", "Series"),)),
     RelType("HAS_INSTANCE", (("Series", "Instance"),)),
@@ -175,13 +186,52 @@ REL_TYPES: tuple[RelType, ...] = (
         "accepted": BOOL, "role": STRING}, identity=("context_id",)),
 )
 
+# --- the schema's version, recorded in the graph ---------------------------------------------------
+# Bump SCHEMA_VERSION when a graph written before the change would be read wrongly by the new code
+# (a key, a label or a property renamed or retyped); adding a label, a property or a relationship type
+# is not such a change: ensure_schema adds it to an older graph, so the version stays.
+SCHEMA_VERSION = 1
+# a graph without the version node was written by a dicom-graph older than the node: today's schema
+UNVERSIONED_SCHEMA = 1
+# one node per graph; not in NODE_TYPES, so stats, clear and the named queries never see it
+GRAPH_VERSION = NodeType("GraphVersion", "key", {"key": STRING, "schema_version": INT64,
+                                                 "dicom_graph_version": STRING}, bookkeeping=True)
+STORED_NODE_TYPES: tuple[NodeType, ...] = (*NODE_TYPES, GRAPH_VERSION)  # every table a store creates
+
+DEFINITION_LABELS: tuple[str, ...] = tuple(n.label for n in _DEFINITION_TYPES)
+DEFINITION_RELS: tuple[str, ...] = tuple(r.type for r in _DEFINITION_RELS)  # all between definitions
+
 NODES: dict[str, NodeType] = {n.label: n for n in NODE_TYPES}
 RELS: dict[str, RelType] = {r.type: r for r in REL_TYPES}
+_STORED_NODES: dict[str, NodeType] = {n.label: n for n in STORED_NODE_TYPES}
+
+
+def version_row() -> dict[str, Any]:
+    """The version node's properties, as this dicom-graph writes them."""
+    from dicom_graph import __version__
+
+    return {"key": "graph", "schema_version": SCHEMA_VERSION, "dicom_graph_version": __version__}
+
+
+def version_problem(found: int, written_by: str | None) -> str | None:
+    """Why this dicom-graph cannot use a graph of schema version `found` (None when it can), in words
+    that tell the operator what to do."""
+    if found == SCHEMA_VERSION:
+        return None
+    from dicom_graph import __version__
+
+    by = f" (written by dicom-graph {written_by})" if written_by else ""
+    if found > SCHEMA_VERSION:
+        return (f"the graph has schema version {found}{by}, newer than the version {SCHEMA_VERSION} that "
+                f"dicom-graph {__version__} reads: upgrade dicom-graph (pip install -U dicom-graph)")
+    return (f"the graph has schema version {found}{by}, older than the version {SCHEMA_VERSION} that "
+            f"dicom-graph {__version__} reads: build a new graph (standard load, then ingest the same files "
+            f"into a new --db), or keep using the dicom-graph that wrote it")
 
 
 def node(label: str) -> NodeType:
     try:
-        return NODES[label]
+        return _STORED_NODES[label]
     except KeyError:
         raise KeyError(f"unknown node label {label!r}; known: {', '.join(NODES)}") from None
 
@@ -202,7 +252,7 @@ _NO_PROPERTY_VRS = {"SQ", "OB", "OW", "OF", "OD", "OL", "OV", "UN", "OB or OW", 
 
 
 @lru_cache(maxsize=None)
-def keyword_type(keyword: str) -> str | None:
+def keyword_type(keyword: str) -> ValueType | None:
     """The property type of a DICOM keyword, from its VR and VM; None if it never becomes a property.
 
     The type depends on the keyword alone, never on one file's value, so a column has one type for
@@ -224,7 +274,7 @@ def keyword_type(keyword: str) -> str | None:
     return STRING_LIST if multi else STRING
 
 
-def property_type(label: str, prop: str) -> str:
+def property_type(label: str, prop: str) -> ValueType:
     """The declared type of a property, or for an open label the type its keyword implies."""
     node_type = node(label)
     declared = node_type.props.get(prop)
@@ -237,7 +287,7 @@ def property_type(label: str, prop: str) -> str:
     raise KeyError(f"{label} has no property {prop!r}")
 
 
-def rel_property_type(rel_type: str, prop: str) -> str:
+def rel_property_type(rel_type: str, prop: str) -> ValueType:
     try:
         return rel(rel_type).props[prop]
     except KeyError:
@@ -245,59 +295,6 @@ def rel_property_type(rel_type: str, prop: str) -> str:
 
 
 # --- coercion: the same Python value on both engines ---------------------------------------------
-
-def coerce(value: Any, type_: str) -> Any:
-    """Coerce a value to a property type; raise ValueError when it cannot be.
-
-    Callers that must keep unparseable values (the DICOM extractor) catch the error and keep the
-    text elsewhere; the stores only ever see values of the declared type.
-    """
-    if value is None:
-        return None
-    if type_ in LIST_ELEMENT_TYPE:
-        items = value if isinstance(value, (list, tuple)) else [value]
-        element = LIST_ELEMENT_TYPE[type_]
-        return [coerce(v, element) for v in items if v is not None]
-    if type_ == STRING:
-        return value if isinstance(value, str) else str(value)
-    if type_ == INT64:
-        if isinstance(value, bool):
-            return int(value)
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise ValueError(f"{value!r} is not an integer")
-            return int(value)
-        return int(value)
-    if type_ == DOUBLE:
-        result = float(value)
-        if result != result or result in (float("inf"), float("-inf")):
-            raise ValueError(f"{value!r} is not a finite number")
-        return result
-    if type_ == BOOL:
-        if isinstance(value, bool):
-            return value
-        raise ValueError(f"{value!r} is not a boolean")
-    if type_ == DATE:
-        if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
-        return parse_dicom_date(str(value))
-    if type_ == TIMESTAMP:
-        stamp = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
-        if stamp.tzinfo is not None:  # stored as naive UTC: the embedded engine has no zones
-            stamp = stamp.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        return stamp
-    raise ValueError(f"unknown property type {type_}")
-
-
-def parse_dicom_date(text: str) -> dt.date:
-    """DA is YYYYMMDD; ISO dates (DICOM JSON producers that got it wrong, our own exports) pass too."""
-    text = text.strip()
-    if len(text) == 8 and text.isdigit():
-        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
-    return dt.date.fromisoformat(text)
-
 
 def coerce_props(label: str, props: dict[str, Any]) -> dict[str, Any]:
     return {k: coerce(v, property_type(label, k)) for k, v in props.items()}

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from pydicom.uid import CTImageStorage
+from pynetdicom import sop_class
 
 from dicom_graph.loader.standard import load_standard
-from dicom_graph.loader.standard.docbook import read_part04, read_part06
+from dicom_graph.loader.standard.docbook_part04 import read_part04
+from dicom_graph.loader.standard.docbook_part06 import read_part06
 from dicom_graph.loader.standard.load import build_catalog
 from tests.conftest import shared_path
 
-MPPS = "1.2.840.10008.3.1.2.3.3"
+MPPS = sop_class.ModalityPerformedProcedureStep
 INVISIBLE = ("\u200b", "\u00ad")
 
 
@@ -44,12 +47,12 @@ def test_part04_2013_dimse_service_groups(dir2013) -> None:
     p4 = read_part04(dir2013 / "part04.xml", names, catalog.dimse_services)
     assert p4.group_tables[MPPS] == "F.7.1-1"  # read from the real PS3.4 table
     assert p4.groups[MPPS] == {"N-CREATE": ("M", "M"), "N-SET": ("M", "M")}
-    assert p4.groups["1.2.840.10008.1.20.1"] == {"N-EVENT-REPORT": ("M", "M"), "N-ACTION": ("M", "M")}
-    assert p4.groups["1.2.840.10008.5.1.1.1"]["N-ACTION"] == ("U", "U")
-    assert p4.groups["1.2.840.10008.5.1.4.34.6.3"]["C-FIND"] == ("M", "M")  # UPS Pull, by caption
-    assert p4.groups["1.2.840.10008.5.1.4.34.8"]["N-DELETE"] == ("M", "M")  # both RT MV SOP classes
-    assert p4.groups["1.2.840.10008.5.1.4.34.9"]["N-DELETE"] == ("M", "M")
-    assert p4.sop_class_annex["1.2.840.10008.5.1.4.1.1.2"] == "B"
+    assert p4.groups[sop_class.StorageCommitmentPushModel] == {"N-EVENT-REPORT": ("M", "M"), "N-ACTION": ("M", "M")}
+    assert p4.groups[sop_class.BasicFilmSession]["N-ACTION"] == ("U", "U")
+    assert p4.groups[sop_class.UnifiedProcedureStepPull]["C-FIND"] == ("M", "M")  # UPS Pull, by caption
+    assert p4.groups[sop_class.RTConventionalMachineVerification]["N-DELETE"] == ("M", "M")  # both RT MV SOP classes
+    assert p4.groups[sop_class.RTIonMachineVerification]["N-DELETE"] == ("M", "M")
+    assert p4.sop_class_annex[CTImageStorage] == "B"
     # the catalog takes them
     assert catalog.supports[(MPPS, "N-SET")] == {"scu": "M", "scp": "M"}
     assert "2013" in catalog.sources["dimse"]

@@ -5,17 +5,19 @@ from __future__ import annotations
 import time
 
 import pytest
+from pydicom.uid import CTImageStorage
+from pynetdicom import sop_class
 
 from dicom_graph.loader.standard import curated, highdicom_standard, load_standard
 from dicom_graph.loader.standard.catalog import StandardCatalog
 from dicom_graph.loader.standard.packages import build_offline_catalog
 from dicom_graph.model.store.base import plain
 
-CT = "1.2.840.10008.5.1.4.1.1.2"
-MPPS = "1.2.840.10008.3.1.2.3.3"
-STORAGE_COMMITMENT = "1.2.840.10008.1.20.1"
-VERIFICATION = "1.2.840.10008.1.1"
-STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
+CT = CTImageStorage
+MPPS = sop_class.ModalityPerformedProcedureStep
+STORAGE_COMMITMENT = sop_class.StorageCommitmentPushModel
+VERIFICATION = sop_class.Verification
+STUDY_ROOT_FIND = sop_class.StudyRootQueryRetrieveInformationModelFind
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +109,7 @@ def test_facts_a_dicom_engineer_checks_first(catalog: StandardCatalog) -> None:
     assert {d for u, d in catalog.supports if u == VERIFICATION} == {"C-ECHO"}
     assert {d for u, d in catalog.supports if u == STUDY_ROOT_FIND} == {"C-FIND"}
     assert catalog.defines[STUDY_ROOT_FIND] == "query-retrieve"
-    film = {d: p for (u, d), p in catalog.supports.items() if u == "1.2.840.10008.5.1.1.1"}
+    film = {d: p for (u, d), p in catalog.supports.items() if u == sop_class.BasicFilmSession}
     assert film == {"N-CREATE": {"scu": "M", "scp": "M"}, "N-SET": {"scu": "U", "scp": "M"},
                     "N-DELETE": {"scu": "U", "scp": "M"}, "N-ACTION": {"scu": "U", "scp": "U"}}
     dimse = catalog.dimse_services

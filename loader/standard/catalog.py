@@ -8,12 +8,15 @@ docbook.apply_docbook() (NEMA DocBook parts, overriding what they define).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
+from ...model import schema
 from ...model.batch import GraphBatch
 from . import curated
 
-# label -> catalog attribute holding its rows (key -> props)
+RelRow = tuple[Any, Any, "dict[str, Any] | None"]  # (from key, to key, properties)
+
+# label -> catalog attribute holding its rows (key -> props), in the order `standard load` reports them
 NODE_TABLES = {
     "Attribute": "attributes",
     "SOPClass": "sop_classes",
@@ -24,7 +27,9 @@ NODE_TABLES = {
     "ServiceClass": "service_classes",
     "DIMSEService": "dimse_services",
 }
-DEFINITION_LABELS = tuple(NODE_TABLES)
+if set(NODE_TABLES) != set(schema.DEFINITION_LABELS):
+    raise ImportError(f"the catalog holds {sorted(NODE_TABLES)}, "
+                      f"the schema defines {sorted(schema.DEFINITION_LABELS)}")
 
 
 @dataclass
@@ -81,11 +86,18 @@ class StandardCatalog:
     def keys(self, label: str) -> set[str]:
         return set(getattr(self, NODE_TABLES[label]))
 
+    def rel_rows(self, rel_type: str) -> list[RelRow]:
+        """The rows of one relationship type between definitions; its endpoints are the schema's."""
+        return _REL_ROWS[rel_type](self)
+
+    def rel_keys(self, rel_type: str) -> set[tuple]:
+        """(from, to, identity values...) per row: what tells an edge a reload keeps from a stale one."""
+        identity = schema.rel(rel_type).identity
+        return {(a, b, *((props or {}).get(p) for p in identity)) for a, b, props in self.rel_rows(rel_type)}
+
     def counts(self) -> dict[str, int]:
         out = {label: len(getattr(self, attr)) for label, attr in NODE_TABLES.items()}
-        out.update({"DEFINES": len(self.defines), "USES_IOD": len(self.uses_iod),
-                    "HAS_ENTITY": len(self.has_entity), "INCLUDES": len(self.includes),
-                    "CONTAINS": len(self.contains), "SUPPORTS": len(self.supports)})
+        out.update({rel_type: len(self.rel_rows(rel_type)) for rel_type in schema.DEFINITION_RELS})
         return out
 
     def iod_kind_counts(self) -> dict[str, int]:
@@ -120,19 +132,13 @@ class StandardCatalog:
                 if full():
                     yield batch
                     batch = GraphBatch()
-        rels: list[tuple] = []
-        rels += [("DEFINES", "ServiceClass", s, "SOPClass", u, None) for u, s in sorted(self.defines.items())]
-        rels += [("USES_IOD", "SOPClass", u, "IOD", i, None) for u, i in sorted(self.uses_iod.items())]
-        rels += [("HAS_ENTITY", "IOD", i, "InformationEntity", e, None) for i, e in sorted(self.has_entity)]
-        rels += [("INCLUDES", "IOD", i, "Module", m, p) for (i, m), p in sorted(self.includes.items())]
-        rels += [("SUPPORTS", "SOPClass", u, "DIMSEService", d, p) for (u, d), p in sorted(self.supports.items())]
-        rels += [("CONTAINS", "Module", m, "Attribute", t, {"path": path, **p})
-                 for (m, t, path), p in sorted(self.contains.items())]
-        for rel_type, fl, fk, tl, tk, props in rels:
-            batch.add_rel(rel_type, fl, fk, tl, tk, props)
-            if full():
-                yield batch
-                batch = GraphBatch()
+        for rel_type in schema.DEFINITION_RELS:
+            from_label, to_label = schema.rel(rel_type).pairs[0]
+            for from_key, to_key, props in self.rel_rows(rel_type):
+                batch.add_rel(rel_type, from_label, from_key, to_label, to_key, props)
+                if full():
+                    yield batch
+                    batch = GraphBatch()
         if batch:
             yield batch
 
@@ -141,3 +147,17 @@ class StandardCatalog:
         for b in self.batches(max_rows=10 ** 9):
             out.merge(b)
         return out
+
+
+# relationship type -> its rows, for every relationship type between definitions the schema has
+_REL_ROWS: dict[str, Callable[[StandardCatalog], list[RelRow]]] = {
+    "DEFINES": lambda c: [(s, u, None) for u, s in sorted(c.defines.items())],
+    "USES_IOD": lambda c: [(u, i, None) for u, i in sorted(c.uses_iod.items())],
+    "HAS_ENTITY": lambda c: [(i, e, None) for i, e in sorted(c.has_entity)],
+    "INCLUDES": lambda c: [(i, m, p) for (i, m), p in sorted(c.includes.items())],
+    "CONTAINS": lambda c: [(m, t, {"path": path, **p}) for (m, t, path), p in sorted(c.contains.items())],
+    "SUPPORTS": lambda c: [(u, d, p) for (u, d), p in sorted(c.supports.items())],
+}
+if set(_REL_ROWS) != set(schema.DEFINITION_RELS):
+    raise ImportError(f"the catalog holds {sorted(_REL_ROWS)}, "
+                      f"the schema defines {sorted(schema.DEFINITION_RELS)}")

@@ -19,16 +19,6 @@ from .catalog import NODE_TABLES, StandardCatalog
 
 Progress = Callable[[str], None]
 
-_REL_KEYS = {  # rel type -> (catalog -> set of (src, dst[, identity]))
-    "DEFINES": lambda c: {(s, u) for u, s in c.defines.items()},
-    "USES_IOD": lambda c: set(c.uses_iod.items()),
-    "HAS_ENTITY": lambda c: set(c.has_entity),
-    "INCLUDES": lambda c: set(c.includes),
-    "CONTAINS": lambda c: set(c.contains),
-    "SUPPORTS": lambda c: set(c.supports),
-}
-
-
 def build_catalog(docbook_dir: str | Path | None = None, progress: Progress | None = None) -> StandardCatalog:
     from .packages import build_offline_catalog
 
@@ -79,7 +69,7 @@ def load_standard(store: Any, docbook_dir: str | Path | None = None, progress: P
     # relationships between definitions that this catalog no longer has
     deleted: dict[str, int] = {}
     for rel_type in STANDARD_RELATIONSHIPS:
-        wanted = _REL_KEYS[rel_type](catalog)
+        wanted = catalog.rel_keys(rel_type)
         identity = schema.rel(rel_type).identity
         rows = []
         for r in store.run(f"standard_rels_{rel_type.lower()}").records():

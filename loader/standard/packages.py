@@ -73,7 +73,7 @@ def pynetdicom_service_classes() -> tuple[dict[str, str], dict[str, type]]:
 
     by_uid: dict[str, str] = {}
     classes: dict[str, type] = {}
-    for name, value in vars(sc).items():
+    for value in vars(sc).values():
         if isinstance(value, sc.SOPClass):
             cls = sc.uid_to_service_class(value)
             if cls is not ServiceClass:
@@ -146,8 +146,8 @@ def _add_uids(cat: StandardCatalog, src: dict[str, str]) -> None:
     keywords = _pynetdicom_keywords()
     for uid in by_uid:
         if uid not in cat.sop_classes:
-            keyword = keywords.get(uid)
-            cat.sop_classes[uid] = {"uid": uid, "name": _camel_words(keyword or uid), "keyword": keyword,
+            known = keywords.get(uid)
+            cat.sop_classes[uid] = {"uid": uid, "name": _camel_words(known or uid), "keyword": known,
                                     "retired": False, "source": src["pynetdicom"], "kind": None}
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 
-from .base import (GraphNotFound, GraphStore, QueryError, QueryResult, ReadOnlyError, StoreError,
-                   WriteSummary)
+from .base import (GraphNotFound, GraphStore, QueryError, QueryResult, ReadOnlyError, SchemaVersionError,
+                   StoreError, WriteSummary)
 
 DEFAULT_DB = "dicom-graph.db"
 
-__all__ = ["GraphNotFound", "GraphStore", "QueryError", "QueryResult", "ReadOnlyError", "StoreError",
-           "WriteSummary", "open_store", "default_db_path"]
+__all__ = ["GraphNotFound", "GraphStore", "QueryError", "QueryResult", "ReadOnlyError", "SchemaVersionError",
+           "StoreError", "WriteSummary", "open_store", "default_db_path"]
 
 
 def default_db_path() -> str:

@@ -32,13 +32,17 @@ class QueryError(StoreError):
     """The engine rejected a query (syntax, unknown property, timeout)."""
 
 
+class SchemaVersionError(StoreError):
+    """The graph was written with a schema version this dicom-graph cannot use."""
+
+
 @dataclass
 class QueryResult:
     columns: list[str]
     rows: list[list[Any]]
 
     def records(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.columns, row)) for row in self.rows]
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
     def scalar(self) -> Any:
         return self.rows[0][0] if self.rows else None
@@ -69,12 +73,30 @@ class GraphStore(ABC):
     # --- lifecycle ------------------------------------------------------------------------------
     @abstractmethod
     def ensure_schema(self) -> None:
-        """Create what the schema needs (tables / constraints / indexes); idempotent."""
+        """Create what the schema needs (tables / constraints / indexes) and record its version; idempotent."""
 
     @abstractmethod
     def close(self) -> None: ...
 
-    def refresh(self) -> None:
+    @abstractmethod
+    def recorded_version(self) -> tuple[int, str | None] | None:
+        """(schema version, dicom-graph version) of the graph's version node; None if it has none."""
+
+    def check_schema_version(self) -> None:
+        """Refuse a graph this dicom-graph would misread; stores call it as soon as they are open, before
+        any reader or writer touches the graph (a graph without the node is of the unversioned schema)."""
+        found, written_by = self.recorded_version() or (schema.UNVERSIONED_SCHEMA, None)
+        problem = schema.version_problem(found, written_by)
+        if problem:
+            raise SchemaVersionError(f"{self.describe()}: {problem}")
+
+    def record_version(self) -> None:
+        """Write the version node (ensure_schema's last step, once every table exists)."""
+        batch = GraphBatch()
+        batch.add_node(schema.GRAPH_VERSION.label, schema.version_row())
+        self.write(batch)
+
+    def refresh(self) -> None:  # noqa: B027  (a hook: engines that see new commits by themselves keep it)
         """See commits made by other processes since this store was opened (no-op where automatic)."""
 
     def describe(self) -> str:
@@ -155,6 +177,17 @@ def json_value(value: Any) -> Any:
     return value
 
 
+def first_line(exc: BaseException) -> str:
+    """An engine's exception as one line for stderr (ladybug's carry a multi-line context)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def quote(identifier: str) -> str:
     """Backtick-quote a label or property name (keywords like `Rows` clash with Cypher words)."""
     return "`" + identifier.replace("`", "``") + "`"
+
+
+# the version node, read the same way on both engines
+VERSION_QUERY = (f"MATCH (v:{quote(schema.GRAPH_VERSION.label)}) "
+                 f"RETURN v.schema_version AS schema_version, v.dicom_graph_version AS dicom_graph_version")

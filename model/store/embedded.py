@@ -1,13 +1,12 @@
 """The embedded store: LadybugDB, in-process, one file per graph.
 
 Why it is shaped this way (measurements in ENGINE-NOTES.md):
-- LadybugDB has a typed schema, so tables come from model.schema and a property column is added with
-  `ALTER TABLE ... ADD` the first time a batch carries it.
-- `COPY FROM` an Arrow table loads new rows ~40x faster than `MERGE`, but is not idempotent; so a large
-  batch is split: keys already in the graph are merged, the rest are copied. Small batches (a network
-  message, a resumed tail) go through `LOAD FROM ... MERGE` inside one transaction, so they are atomic.
+- LadybugDB has a typed schema, so tables come from model.schema (types mapped in embedded_types.py)
+  and a property column is added with `ALTER TABLE ... ADD` the first time a batch carries it.
+- Writes (embedded_write.py) copy new rows in bulk and merge the rest, bounding the buffer pool.
 - One writer process at a time (the engine holds a file lock); readers open read-only, see the graph as
-  of their open and `refresh()` to see newer commits.
+  of their open and `refresh()` to see newer commits, and wait out a writer's checkpoint rather than
+  fail (embedded_connection.py).
 """
 
 from __future__ import annotations
@@ -16,62 +15,17 @@ import datetime as dt
 import os
 import threading
 from pathlib import Path
-from typing import Any, Iterable
-
-import ladybug
-import psutil
-import pyarrow as pa
+from typing import Any
 
 from .. import schema
-from ..batch import GraphBatch, RelGroup
-from .base import (GraphNotFound, GraphStore, QueryError, QueryResult, ReadOnlyError, StoreError,
-                   WriteSummary, plain, quote)
-
-ARROW_TYPES: dict[str, pa.DataType] = {
-    schema.STRING: pa.string(), schema.INT64: pa.int64(), schema.DOUBLE: pa.float64(),
-    schema.BOOL: pa.bool_(), schema.DATE: pa.date32(), schema.TIMESTAMP: pa.timestamp("us"),
-    schema.STRING_LIST: pa.list_(pa.string()), schema.INT64_LIST: pa.list_(pa.int64()),
-    schema.DOUBLE_LIST: pa.list_(pa.float64()),
-}
-
-# Above this many rows of one label a batch goes through COPY for its new rows (not atomic across
-# labels, but idempotent to re-run); at or below, the whole batch is one MERGE transaction, unless the
-# caller writes with atomic=False (an ingest: --resume redoes a batch).
-COPY_THRESHOLD = 1_000
-# Within a large batch, a label (or relationship group) is copied only when it has at least this many
-# new rows: a COPY has a fixed cost that grows with the table's width (0.1-0.3 s for 40 stub rows into
-# the ~230-column Instance table, against 15 ms for a MERGE of the same rows) and pins memory per
-# column (below), so small remainders go through `LOAD FROM ... MERGE` instead.
-COPY_MIN_ROWS = 1_000
-KEY_CHUNK = 5_000
-# What a statement brings into ladybug 0.22's buffer pool stays pinned until the database is closed
-# (CHECKPOINT does not release it), measured per kind of statement:
-# - COPY: ~0.7 MB per column of the table, whatever the row count, per COPY worker thread (LadybugDB
-#   issue #760), so the writer runs one thread (no slower here): ~200 MB per 5,000-instance batch.
-# - an update: the rewritten column chunk of the row's node group, ~27 MB per STRING column per full
-#   group (5,000 rows of one group, 20 columns: +547 MB). Completing ~200 stub instances with ~150
-#   columns in one MERGE needed 2.7-3.2 GB at 800k instances: what stopped a 1M ingest with a 2 GB pool
-#   at 375k (and with 4 GB at 775k). So bulk writes update at most UPDATE_SLICE columns per statement
-#   (and the ingest rarely completes stubs at all: see Writer._hold_back in loader/pipeline.py).
-# - a relationship look-up by source keys scans the relationship table: +0.9 GB for REFERENCES at 1M.
-# A bulk write therefore reopens the database (0.1 s) between its phases (see _release), which keeps
-# the pool's high-water mark to one statement's whatever the archive size; a statement that still
-# fills the pool ends the write (see _give_up_after_full_pool).
-UPDATE_SLICE = 24
-# Small transactional writes (the listener's, one network message each) pin too, and a long-lived
-# writer would fill the pool with them: 200-row writes of 300 columns filled a 128 MB pool at the 8th
-# write, and after that failure a write reported as committed was lost (measured). So after a
-# transactional write the store reopens once what this open has pinned - the process's RSS growth
-# since the open, an overestimate - passes this share of the pool.
-PINNED_SHARE_BEFORE_REOPEN = 0.25
+from .base import (VERSION_QUERY, GraphNotFound, QueryError, QueryResult, ReadOnlyError, StoreError, plain,
+                   quote)
+from .embedded_connection import rss as _rss  # noqa: F401  (bench/statements.py samples it from here)
+from .embedded_types import DDL_TYPES
+from .embedded_write import EmbeddedWrites
 
 
-def _buffer_pool_bytes() -> int:
-    # a ceiling, not an allocation: readers too (a reader of a 1M graph needed more than 512 MB)
-    return int(os.environ.get("DICOM_GRAPH_BUFFER_POOL_MB", 2048)) * 1024 * 1024
-
-
-class EmbeddedStore(GraphStore):
+class EmbeddedStore(EmbeddedWrites):
     dialect = "embedded"
 
     def __init__(self, path: str | os.PathLike[str], *, read_only: bool = True,
@@ -87,31 +41,14 @@ class EmbeddedStore(GraphStore):
                     f"`dicom-graph ingest PATH` (or pass --db)")
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._columns: dict[str, set[str]] = {}
-        self._used = False  # has this open run a statement (pinning what it touched)?
+        self._columns = {}
         self.reopens = 0
         self._open()
-
-    def _open(self) -> None:
-        self._used = False
         try:
-            self._db = ladybug.Database(str(self.path), read_only=self.read_only,
-                                        buffer_pool_size=_buffer_pool_bytes(),
-                                        max_num_threads=0 if self.read_only else 1)
-        except RuntimeError as exc:
-            raise StoreError(f"cannot open graph {self.path}: {_first_line(exc)}") from None
-        self._conn = ladybug.Connection(self._db)
-        self._rss_at_open = _rss()
-
-    def describe(self) -> str:
-        return str(self.path)
-
-    def close(self) -> None:
-        with self._lock:
-            if getattr(self, "_conn", None) is not None:
-                self._conn.close()
-                self._db.close()
-                self._conn = None
+            self.check_schema_version()
+        except StoreError:
+            self.close()  # a writer's file lock must not outlive the refusal
+            raise
 
     def refresh(self) -> None:
         """A read-only open is a snapshot: reopen to see what writers committed since."""
@@ -126,8 +63,8 @@ class EmbeddedStore(GraphStore):
         if self.read_only:
             raise ReadOnlyError("the graph is open read-only; the schema can only be created by a writer")
         with self._lock:
-            for node_type in schema.NODE_TYPES:
-                columns = ", ".join(f"{quote(p)} {t}" for p, t in node_type.props.items())
+            for node_type in schema.STORED_NODE_TYPES:
+                columns = ", ".join(f"{quote(p)} {DDL_TYPES[t]}" for p, t in node_type.props.items())
                 self._execute(f"CREATE NODE TABLE IF NOT EXISTS {quote(node_type.label)}"
                               f"({columns}, PRIMARY KEY({quote(node_type.key)}))")
                 missing = set(node_type.props) - self._table_columns(node_type.label)
@@ -135,264 +72,20 @@ class EmbeddedStore(GraphStore):
                     self._add_column(node_type.label, prop, node_type.props[prop])
             for rel_type in schema.REL_TYPES:
                 pairs = ", ".join(f"FROM {quote(a)} TO {quote(b)}" for a, b in rel_type.pairs)
-                props = "".join(f", {quote(p)} {t}" for p, t in rel_type.props.items())
+                props = "".join(f", {quote(p)} {DDL_TYPES[t]}" for p, t in rel_type.props.items())
                 self._execute(f"CREATE REL TABLE IF NOT EXISTS {quote(rel_type.type)}({pairs}{props})")
+            self.record_version()
 
-    def _table_columns(self, label: str) -> set[str]:
-        if label not in self._columns:
-            result = self._execute(f"CALL table_info('{label}') RETURN name")
-            self._columns[label] = {row[0] for row in result.get_all()}
-        return self._columns[label]
+    def recorded_version(self) -> tuple[int, str | None] | None:
+        def read() -> tuple[int, str | None] | None:
+            with self._lock:
+                tables = {row[0] for row in self._execute("CALL show_tables() RETURN name").get_all()}
+                if schema.GRAPH_VERSION.label not in tables:  # written before the version node existed
+                    return None
+                rows = self._execute(VERSION_QUERY).get_all()
+            return (int(rows[0][0]), rows[0][1]) if rows and rows[0][0] is not None else None
 
-    def _add_column(self, label: str, prop: str, type_: str) -> None:
-        self._execute(f"ALTER TABLE {quote(label)} ADD IF NOT EXISTS {quote(prop)} {type_}")
-        self._columns.setdefault(label, set()).add(prop)
-
-    def _ensure_columns(self, label: str, props: Iterable[str]) -> None:
-        known = self._table_columns(label)
-        for prop in sorted(set(props) - known):
-            self._add_column(label, prop, schema.property_type(label, prop))
-
-    # --- writing --------------------------------------------------------------------------------
-    def clear(self) -> None:
-        if self.read_only:
-            raise ReadOnlyError("the graph is open read-only")
-        with self._lock:
-            for rel_type in schema.REL_TYPES:
-                self._execute(f"MATCH ()-[r:{quote(rel_type.type)}]->() DELETE r")
-            for node_type in schema.NODE_TYPES:
-                self._execute(f"MATCH (n:{quote(node_type.label)}) DELETE n")
-
-    def existing_keys(self, label: str, keys: Iterable[Any]) -> set[Any]:
-        key = quote(schema.node(label).key)
-        wanted = list(keys)
-        found: set[Any] = set()
-        with self._lock:
-            for start in range(0, len(wanted), KEY_CHUNK):
-                # UNWIND + primary-key lookup: `WHERE n.k IN $keys` scans the whole table
-                result = self._execute(f"UNWIND $keys AS k MATCH (n:{quote(label)} {{{key}: k}}) RETURN n.{key}",
-                                       {"keys": wanted[start:start + KEY_CHUNK]})
-                found.update(row[0] for row in result.get_all())
-        return found
-
-    def write(self, batch: GraphBatch, *, atomic: bool = True) -> WriteSummary:
-        if self.read_only:
-            raise ReadOnlyError("the graph is open read-only; writing needs a writer (ingest, load, listen)")
-        summary = WriteSummary()
-        bulk = not atomic or any(len(rows) > COPY_THRESHOLD for rows in batch.nodes.values()) or any(
-            len(rows) > COPY_THRESHOLD for rows in batch.rels.values())
-        with self._lock:
-            for label, rows in batch.nodes.items():
-                props = {p for row in rows.values() for p in row}
-                self._ensure_columns(label, props)
-            if bulk:
-                self._release()
-                try:
-                    self._write_copying(batch, summary)
-                except QueryError as exc:
-                    if "buffer pool is full" in str(exc):
-                        self._give_up_after_full_pool(exc)
-                    raise
-                self._release()
-            else:
-                self._execute("BEGIN TRANSACTION")
-                try:
-                    self._write_merging(batch, summary)
-                    self._execute("COMMIT")
-                except BaseException:
-                    self._rollback()
-                    raise
-                if _rss() - self._rss_at_open > PINNED_SHARE_BEFORE_REOPEN * _buffer_pool_bytes():
-                    self._reopen()
-        return summary
-
-    def _write_merging(self, batch: GraphBatch, summary: WriteSummary) -> None:
-        for label in batch.nodes:
-            rows = batch.node_rows(label)
-            self._merge_nodes(label, rows)
-            summary.nodes[label] = len(rows)
-        for label in batch.stubs:
-            self._create_stubs(label, batch.stub_keys(label), copy=False)
-        for group in batch.rels:
-            rows = batch.rel_rows(group)
-            self._merge_rels(group, rows)
-            summary.relationships[group[0]] = summary.relationships.get(group[0], 0) + len(rows)
-
-    def _write_copying(self, batch: GraphBatch, summary: WriteSummary) -> None:
-        created: dict[str, set[Any]] = {}  # keys this write adds: no edge can touch them yet
-        for label in batch.nodes:
-            node_type = schema.node(label)
-            rows = batch.node_rows(label)
-            existing = self.existing_keys(label, (r[node_type.key] for r in rows))
-            new_rows = [r for r in rows if r[node_type.key] not in existing]
-            created[label] = {r[node_type.key] for r in new_rows}
-            if len(new_rows) >= COPY_MIN_ROWS:
-                columns = sorted({p for r in new_rows for p in r} | {"stub"})
-                table = self._arrow(label, new_rows, columns, constants={"stub": False})
-                self._execute(f"COPY {quote(label)}({', '.join(quote(c) for c in columns)}) FROM $t", {"t": table})
-                updates = [r for r in rows if r[node_type.key] in existing]
-            else:
-                updates = rows  # the MERGE creates the few new ones
-            self._merge_in_column_slices(label, updates)
-            summary.nodes[label] = len(rows)
-        for label in batch.stubs:
-            created.setdefault(label, set()).update(self._create_stubs(label, batch.stub_keys(label), copy=True))
-        for group in batch.rels:
-            self._release()
-            rows = batch.rel_rows(group)
-            new_rows, old_rows = self._split_existing_rels(group, rows, created)
-            if len(new_rows) < COPY_MIN_ROWS:
-                new_rows, old_rows = [], new_rows + old_rows
-            if new_rows:
-                option = (f" (from='{group[1]}', to='{group[2]}')"
-                          if len(schema.rel(group[0]).pairs) > 1 else "")
-                self._execute(f"COPY {quote(group[0])} FROM $t{option}", {"t": self._rel_table(group, new_rows)})
-            self._merge_rels(group, old_rows)
-            summary.relationships[group[0]] = summary.relationships.get(group[0], 0) + len(rows)
-
-    def _merge_in_column_slices(self, label: str, rows: list[dict[str, Any]]) -> None:
-        """MERGE rows that mostly exist already (stubs being completed), at most UPDATE_SLICE columns per
-        statement with a reopen after each: see UPDATE_SLICE. Only on the non-transactional COPY path."""
-        key = schema.node(label).key
-        columns = sorted({p for r in rows for p in r} - {key})
-        if len(columns) <= UPDATE_SLICE:
-            self._merge_nodes(label, rows)
-            return
-        for start in range(0, len(columns), UPDATE_SLICE):
-            part = columns[start:start + UPDATE_SLICE]
-            self._merge_nodes(label, [{key: r[key], **{c: r[c] for c in part if c in r}} for r in rows
-                                      if start == 0 or any(c in r for c in part)])
-            self._release()
-
-    def _release(self) -> None:
-        """Reopen if this open has run anything: ladybug keeps what a statement touched pinned until
-        close (see UPDATE_SLICE). Only between statements of a bulk write, never inside a transaction."""
-        if self._used:
-            self._reopen()
-
-    def _reopen(self) -> None:
-        """Close and reopen the database: releases what statements pinned (never inside a transaction)."""
-        self._conn.close()
-        self._db.close()
-        self._conn = None
-        self._open()
-        self.reopens += 1
-
-    def _give_up_after_full_pool(self, exc: QueryError) -> None:
-        """A bulk statement (a COPY, an update slice) that fails on a full buffer pool leaves ladybug 0.22 unsafe to write to in this
-        process: later commits were lost at close and string columns read back corrupted (measured; a
-        1M ingest ended in a WAL panic this way). A new process finds the graph intact, so: close now
-        and tell the operator how to go on."""
-        self.close()
-        raise StoreError(
-            f"the embedded engine's buffer pool ({_buffer_pool_bytes() >> 20} MB) filled during a bulk "
-            f"write ({_first_line(exc)}); what was committed is intact: set "
-            f"DICOM_GRAPH_BUFFER_POOL_MB higher and run the same command with --resume to redo the rest") from None
-
-    def _rollback(self) -> None:
-        """Roll back after a failure; the engine may already have done so itself."""
-        if self._conn is None:
-            return
-        try:
-            self._conn.execute("ROLLBACK")
-        except RuntimeError:
-            pass
-
-    def _merge_nodes(self, label: str, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        key = schema.node(label).key
-        columns = sorted({p for r in rows for p in r} - {key})
-        sets = [f"__n.{quote(c)} = coalesce({quote('c_' + c)}, __n.{quote(c)})" for c in columns]
-        sets.append("__n.stub = false")
-        table = self._arrow(label, rows, [key, *columns], prefix="c_")
-        self._execute(f"LOAD FROM $t MERGE (__n:{quote(label)} {{{quote(key)}: {quote('c_' + key)}}}) "
-                      f"SET {', '.join(sets)}", {"t": table})
-
-    def _create_stubs(self, label: str, keys: list[Any], *, copy: bool) -> list[Any]:
-        """Create the missing ones as stubs and return them. COPY is only for the large,
-        non-transactional path: inside an explicit transaction, COPY followed by MERGE corrupts the
-        primary-key index ("invalid local node offset", ladybug 0.22)."""
-        missing = sorted(set(keys) - self.existing_keys(label, keys)) if keys else []
-        if not missing:
-            return []
-        node_type = schema.node(label)
-        table = pa.Table.from_arrays([self._column(missing, node_type.props[node_type.key])],
-                                     names=["c_" + node_type.key])
-        if copy and len(missing) >= COPY_MIN_ROWS:
-            table = table.append_column("stub", pa.array([True] * len(missing)))
-            self._execute(f"COPY {quote(label)}({quote(node_type.key)}, stub) FROM $t", {"t": table})
-        else:
-            self._execute(f"LOAD FROM $t MERGE (__n:{quote(label)} {{{quote(node_type.key)}: "
-                          f"{quote('c_' + node_type.key)}}}) ON CREATE SET __n.stub = true", {"t": table})
-        return missing
-
-    def _split_existing_rels(self, group: RelGroup, rows: list[dict[str, Any]], created: dict[str, set[Any]]
-                             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Rows whose edge is new, and rows whose edge exists but carries properties to set. Only edges
-        between nodes that existed before this write are looked up: at 1M instances the look-up of
-        5,000 new instances' REFERENCES cost 1.4 s and ~0.9 GB of buffer pool for nothing."""
-        rel_type = schema.rel(group[0])
-        a_key, b_key = schema.node(group[1]).key, schema.node(group[2]).key
-        ident = "".join(f", __e.{quote(p)}" for p in rel_type.identity)
-        fresh_a, fresh_b = created.get(group[1], set()), created.get(group[2], set())
-        sources = sorted({r["from"] for r in rows if r["from"] not in fresh_a and r["to"] not in fresh_b})
-        existing: set[tuple] = set()
-        for start in range(0, len(sources), KEY_CHUNK):
-            result = self._execute(
-                f"UNWIND $keys AS k MATCH (__a:{quote(group[1])} {{{quote(a_key)}: k}})"
-                f"-[__e:{quote(group[0])}]->(__b:{quote(group[2])}) "
-                f"RETURN __a.{quote(a_key)}, __b.{quote(b_key)}{ident}",
-                {"keys": sources[start:start + KEY_CHUNK]})
-            existing.update(tuple(row) for row in result.get_all())
-
-        def identity(r: dict[str, Any]) -> tuple:
-            return (r["from"], r["to"], *(r.get(p) for p in rel_type.identity))
-
-        new = [r for r in rows if identity(r) not in existing]
-        old = [r for r in rows if identity(r) in existing and len(r) > 2 + len(rel_type.identity)]
-        return new, old
-
-    def _merge_rels(self, group: RelGroup, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        rel_type = schema.rel(group[0])
-        a, b = schema.node(group[1]), schema.node(group[2])
-        identity = ", ".join(f"{quote(p)}: {quote('c_' + p)}" for p in rel_type.identity)
-        others = [p for p in rel_type.props if p not in rel_type.identity]
-        sets = ", ".join(f"__e.{quote(p)} = coalesce({quote('c_' + p)}, __e.{quote(p)})" for p in others)
-        self._execute(
-            f"LOAD FROM $t MATCH (__a:{quote(a.label)} {{{quote(a.key)}: c__from}}) "
-            f"MATCH (__b:{quote(b.label)} {{{quote(b.key)}: c__to}}) "
-            f"MERGE (__a)-[__e:{quote(rel_type.type)}{' {' + identity + '}' if identity else ''}]->(__b)"
-            + (f" SET {sets}" if sets else ""),
-            {"t": self._rel_table(group, rows)})
-
-    def _rel_table(self, group: RelGroup, rows: list[dict[str, Any]]) -> pa.Table:
-        """Endpoints first (COPY reads them by position), then every property of the type."""
-        rel_type = schema.rel(group[0])
-        a, b = schema.node(group[1]), schema.node(group[2])
-        arrays = [self._column(rows_of(rows, "from"), a.props[a.key]),
-                  self._column(rows_of(rows, "to"), b.props[b.key])]
-        arrays += [self._column(rows_of(rows, p), t) for p, t in rel_type.props.items()]
-        return pa.Table.from_arrays(arrays, names=["c__from", "c__to", *("c_" + p for p in rel_type.props)])
-
-    def _arrow(self, label: str, rows: list[dict[str, Any]], columns: list[str], prefix: str = "",
-               constants: dict[str, Any] | None = None) -> pa.Table:
-        """Rows to an Arrow table in one pass in C (`from_pylist`: a missing key is a null); columns
-        named in `constants` are filled with one value."""
-        constants = constants or {}
-        fields = [pa.field(c, ARROW_TYPES[schema.property_type(label, c)]) for c in columns if c not in constants]
-        table = pa.Table.from_pylist(rows, schema=pa.schema(fields))
-        for c, value in constants.items():
-            if c in columns:
-                table = table.append_column(c, pa.array([value] * len(rows), ARROW_TYPES[schema.property_type(label, c)]))
-        table = table.select(columns)
-        return table.rename_columns([prefix + c for c in columns]) if prefix else table
-
-    @staticmethod
-    def _column(values: list[Any], type_: str) -> pa.Array:
-        return pa.array(values, type=ARROW_TYPES[type_])
+        return self._wait_for_checkpoint(read, f"read the schema version of {self.path}")
 
     # --- reading --------------------------------------------------------------------------------
     def query(self, cypher: str, params: dict[str, Any] | None = None, *, write: bool = False,
@@ -412,6 +105,11 @@ class EmbeddedStore(GraphStore):
 
     def _query(self, cypher: str, params: dict[str, Any] | None, write: bool,
                timeout_s: float | None) -> QueryResult:
+        return self._wait_for_checkpoint(lambda: self._query_once(cypher, params, write, timeout_s),
+                                         f"read {self.path}")
+
+    def _query_once(self, cypher: str, params: dict[str, Any] | None, write: bool,
+                    timeout_s: float | None) -> QueryResult:
         with self._lock:
             if timeout_s:
                 self._conn.set_query_timeout(int(timeout_s * 1000))
@@ -440,33 +138,6 @@ class EmbeddedStore(GraphStore):
 
     def count_rels(self, rel_type: str) -> int:
         return int(self.query(f"MATCH ()-[r:{quote(rel_type)}]->() RETURN count(*)").scalar() or 0)
-
-    def _execute(self, cypher: str, params: dict[str, Any] | None = None) -> Any:
-        if self._conn is None:
-            raise StoreError("the graph is closed")
-        self._used = True
-        try:
-            return self._conn.execute(cypher, params or {})
-        except RuntimeError as exc:
-            message = _first_line(exc)
-            if "read-only" in message or "READ ONLY" in message or "read only" in message:
-                raise ReadOnlyError(f"refused: the graph is read-only here ({message})") from None
-            if "interrupted" in message.lower() or "timeout" in message.lower():
-                raise QueryError(f"query stopped by the time limit: {message}") from None
-            raise QueryError(message) from None
-
-
-def _rss() -> int:
-    return psutil.Process().memory_info().rss
-
-
-def rows_of(rows: list[dict[str, Any]], prop: str) -> list[Any]:
-    return [r.get(prop) for r in rows]
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _value(value: Any) -> Any:

@@ -18,7 +18,8 @@ from neo4j import time as nt
 
 from .. import schema
 from ..batch import GraphBatch, RelGroup
-from .base import GraphStore, QueryError, QueryResult, ReadOnlyError, StoreError, WriteSummary, plain, quote
+from .base import (VERSION_QUERY, GraphStore, QueryError, QueryResult, ReadOnlyError, StoreError, WriteSummary,
+                   plain, quote)
 
 CHUNK = 10_000
 
@@ -39,6 +40,11 @@ class Neo4jStore(GraphStore):
         except (nx.AuthError, nx.ClientError) as exc:
             hint = "set NEO4J_PASSWORD" if not password else f"check NEO4J_USERNAME ({user}) and NEO4J_PASSWORD"
             raise StoreError(f"Neo4j at {uri} refused the login ({hint}): {_message(exc)}") from None
+        try:
+            self.check_schema_version()
+        except StoreError:
+            self._driver.close()
+            raise
 
     def describe(self) -> str:
         return self.uri + (f" (database {self.database})" if self.database else "")
@@ -46,12 +52,22 @@ class Neo4jStore(GraphStore):
     def close(self) -> None:
         self._driver.close()
 
+    def recorded_version(self) -> tuple[int, str | None] | None:
+        # notifications off: a database without the label yet would log a warning on every open
+        try:
+            with self._driver.session(database=self.database, default_access_mode=neo4j.READ_ACCESS,
+                                      notifications_min_severity="OFF") as session:
+                rows = session.run(VERSION_QUERY).values()
+        except nx.Neo4jError as exc:
+            raise StoreError(f"Neo4j at {self.uri}: cannot read the schema version: {_message(exc)}") from None
+        return (int(rows[0][0]), rows[0][1]) if rows and rows[0][0] is not None else None
+
     # --- schema ---------------------------------------------------------------------------------
     def ensure_schema(self) -> None:
         if self.read_only:
             raise ReadOnlyError("the store is open read-only; the schema can only be created by a writer")
         statements = []
-        for node_type in schema.NODE_TYPES:
+        for node_type in schema.STORED_NODE_TYPES:
             label, key = node_type.label, node_type.key
             statements.append(f"CREATE CONSTRAINT {label.lower()}_key IF NOT EXISTS "
                               f"FOR (n:{quote(label)}) REQUIRE n.{quote(key)} IS UNIQUE")
@@ -61,13 +77,16 @@ class Neo4jStore(GraphStore):
             for statement in statements:
                 session.run(statement).consume()
             session.run("CALL db.awaitIndexes(300)").consume()
+        self.record_version()
 
     # --- writing --------------------------------------------------------------------------------
     def clear(self) -> None:
         if self.read_only:
             raise ReadOnlyError("the store is open read-only")
         with self._session(write=True) as session:  # batched: one transaction would not fit in memory
-            session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+            # the version node is schema, not data: it stays, as the constraints do
+            session.run(f"MATCH (n) WHERE NOT n:{quote(schema.GRAPH_VERSION.label)} "
+                        "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
 
     def existing_keys(self, label: str, keys: Iterable[Any]) -> set[Any]:
         key = quote(schema.node(label).key)
@@ -177,8 +196,9 @@ def _value(value: Any) -> Any:
         return out
     if isinstance(value, ng.Relationship):
         out = {k: _value(v) for k, v in value.items()}
-        out.update(_type=value.type, _id=value.element_id, _start=value.start_node.element_id,
-                   _end=value.end_node.element_id)
+        start, end = value.start_node, value.end_node  # typed optional; a result's edge has both
+        out.update(_type=value.type, _id=value.element_id, _start=start.element_id if start else None,
+                   _end=end.element_id if end else None)
         return out
     if isinstance(value, ng.Path):
         return {"nodes": [_value(n) for n in value.nodes], "relationships": [_value(r) for r in value.relationships]}

@@ -1,0 +1,156 @@
+"""One open LadybugDB database: opening (and waiting out a writer's checkpoint), executing, reopening,
+the table columns it has seen. The store's schema, writes and reads are built on these.
+
+Why readers wait instead of failing: while a writer process checkpoints (every COPY ends with one),
+ladybug 0.22 refuses read-only opens with "checkpoint recovery is pending", and a reader that reads
+pages mid-checkpoint is told the database "may be checkpointing"; now and then an open meets the WAL
+just as the writer empties it ("Reading past the end of the file ....wal with size 0"). Measured: a
+reader opening in a loop beside a writer COPYing 20k-50k-row batches failed 94-96 % of its opens, yet
+found a free moment within a second every time. So a reader retries these conditions, with backoff,
+for up to READER_WAIT_S.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, TypeVar
+
+import ladybug
+import psutil
+
+from .. import schema
+from .base import GraphStore, QueryError, ReadOnlyError, StoreError, first_line, quote
+from .embedded_types import DDL_TYPES
+
+T = TypeVar("T")
+
+# how long a reader waits for a writer's checkpoint to end before it gives up (seconds), and the
+# first and longest pause between attempts: a checkpoint of one COPY takes tens of milliseconds
+READER_WAIT_S = 10.0
+FIRST_PAUSE_S = 0.02
+LONGEST_PAUSE_S = 0.5
+_CHECKPOINTING = ("checkpoint recovery is pending", "may be checkpointing")
+_WAL_IN_FLUX = ("Reading past the end of the file", ".wal")
+
+
+class CheckpointBusy(StoreError):
+    """A writer's checkpoint is in the way of a read: transient, so the read is retried."""
+
+
+def buffer_pool_bytes() -> int:
+    # a ceiling, not an allocation: readers too (a reader of a 1M graph needed more than 512 MB)
+    return int(os.environ.get("DICOM_GRAPH_BUFFER_POOL_MB", 2048)) * 1024 * 1024
+
+
+def rss() -> int:
+    return psutil.Process().memory_info().rss
+
+
+class EmbeddedConnection(GraphStore):
+    """The engine handle every embedded store method goes through (the store is one process's view)."""
+
+    path: Path
+    read_only: bool
+    reopens: int
+    _lock: threading.RLock
+    _columns: dict[str, set[str]]
+
+    def _open(self) -> None:
+        self._used = False  # has this open run a statement (pinning what it touched)?
+        self._db = self._wait_for_checkpoint(self._database, f"open graph {self.path}")
+        self._conn: Any = ladybug.Connection(self._db)
+        self._rss_at_open = rss()
+
+    def _database(self) -> ladybug.Database:
+        try:
+            return ladybug.Database(str(self.path), read_only=self.read_only,
+                                    buffer_pool_size=buffer_pool_bytes(),
+                                    max_num_threads=0 if self.read_only else 1)
+        except RuntimeError as exc:
+            message = first_line(exc)
+            if self.read_only and _checkpointing(message):
+                raise CheckpointBusy(message) from None
+            raise StoreError(f"cannot open graph {self.path}: {message}") from None
+
+    def _wait_for_checkpoint(self, attempt: Callable[[], T], what: str) -> T:
+        """Run a read, retrying while a writer's checkpoint is in its way; then one clear line."""
+        deadline = time.monotonic() + READER_WAIT_S
+        pause = FIRST_PAUSE_S
+        while True:
+            try:
+                return attempt()
+            except CheckpointBusy as exc:
+                if time.monotonic() + pause > deadline:
+                    raise StoreError(
+                        f"cannot {what}: a checkpoint was still pending after {READER_WAIT_S:g} s ({exc}); if "
+                        f"a writer (ingest, listen, load) is running, retry when it is idle; if none is, a "
+                        f"writer's open recovers the graph: dicom-graph query --write 'RETURN 1' "
+                        f"--db {self.path}") from None
+            time.sleep(pause)
+            pause = min(pause * 2, LONGEST_PAUSE_S)
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def close(self) -> None:
+        with self._lock:
+            if getattr(self, "_conn", None) is not None:
+                self._conn.close()
+                self._db.close()
+                self._conn = None
+
+    def _reopen(self) -> None:
+        """Close and reopen the database: releases what statements pinned (never inside a transaction)."""
+        self._conn.close()
+        self._db.close()
+        self._conn = None
+        self._open()
+        self.reopens += 1
+
+    def _rollback(self) -> None:
+        """Roll back after a failure; the engine may already have done so itself."""
+        if self._conn is None:
+            return
+        try:
+            self._conn.execute("ROLLBACK")
+        except RuntimeError:
+            pass
+
+    def _execute(self, cypher: str, params: dict[str, Any] | None = None) -> Any:
+        if self._conn is None:
+            raise StoreError("the graph is closed")
+        self._used = True
+        try:
+            return self._conn.execute(cypher, params or {})
+        except RuntimeError as exc:
+            message = first_line(exc)
+            if self.read_only and _checkpointing(message):  # before "read-only": the message says both
+                raise CheckpointBusy(message) from None
+            if "read-only" in message or "READ ONLY" in message or "read only" in message:
+                raise ReadOnlyError(f"refused: the graph is read-only here ({message})") from None
+            if "interrupted" in message.lower() or "timeout" in message.lower():
+                raise QueryError(f"query stopped by the time limit: {message}") from None
+            raise QueryError(message) from None
+
+    # --- columns: the typed schema grows as batches bring new keywords --------------------------
+    def _table_columns(self, label: str) -> set[str]:
+        if label not in self._columns:
+            result = self._execute(f"CALL table_info('{label}') RETURN name")
+            self._columns[label] = {row[0] for row in result.get_all()}
+        return self._columns[label]
+
+    def _add_column(self, label: str, prop: str, type_: schema.ValueType) -> None:
+        self._execute(f"ALTER TABLE {quote(label)} ADD IF NOT EXISTS {quote(prop)} {DDL_TYPES[type_]}")
+        self._columns.setdefault(label, set()).add(prop)
+
+    def _ensure_columns(self, label: str, props: Iterable[str]) -> None:
+        known = self._table_columns(label)
+        for prop in sorted(set(props) - known):
+            self._add_column(label, prop, schema.property_type(label, prop))
+
+
+def _checkpointing(message: str) -> bool:
+    return any(marker in message for marker in _CHECKPOINTING) or all(part in message for part in _WAL_IN_FLUX)
