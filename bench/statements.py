@@ -18,7 +18,8 @@ import time
 from typing import Any
 
 from dicom_graph.loader.ingest import DEFAULT_BATCH_INSTANCES, run_ingest
-from dicom_graph.model.store.embedded import EmbeddedStore, _rss
+from dicom_graph.model.store.embedded import EmbeddedStore
+from dicom_graph.model.store.embedded_connection import rss
 
 Samples = dict[str, list[tuple[int, float]]]  # kind -> [(RSS growth bytes, seconds)]
 
@@ -32,11 +33,11 @@ def instrument(samples: Samples) -> None:
     execute, reopen = EmbeddedStore._execute, EmbeddedStore._reopen
 
     def timed_execute(self: EmbeddedStore, cypher: str, params: dict[str, Any] | None = None) -> Any:
-        before, started = _rss(), time.perf_counter()
+        before, started = rss(), time.perf_counter()
         try:
             return execute(self, cypher, params)
         finally:
-            samples[_kind(cypher)].append((_rss() - before, time.perf_counter() - started))
+            samples[_kind(cypher)].append((rss() - before, time.perf_counter() - started))
 
     def timed_reopen(self: EmbeddedStore) -> None:
         started = time.perf_counter()
@@ -62,7 +63,7 @@ def main() -> None:
     elapsed = time.perf_counter() - started
     store.close()
     print(f"{summary.files_seen:,} files in {elapsed:.1f} s, {store.reopens} reopens, "
-          f"writer RSS at the end {_rss() >> 20} MB")
+          f"writer RSS at the end {rss() >> 20} MB")
     print(f"{'statement':40s} {'n':>5s} {'seconds':>8s} {'share':>6s} {'RSS+ MB':>8s} {'max MB':>7s}")
     for kind, rows in sorted(samples.items(), key=lambda kv: -sum(s for _, s in kv[1])):
         seconds = sum(s for _, s in rows)

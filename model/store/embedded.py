@@ -20,7 +20,6 @@ from typing import Any
 from .. import schema
 from .base import (VERSION_QUERY, GraphNotFound, QueryError, QueryResult, ReadOnlyError, StoreError, plain,
                    quote)
-from .embedded_connection import rss as _rss  # noqa: F401  (bench/statements.py samples it from here)
 from .embedded_types import DDL_TYPES
 from .embedded_write import EmbeddedWrites
 
