@@ -33,14 +33,16 @@ register(
     NamedQuery(
         name="filter_choices",
         title="Values the data browser's filters can take",
-        # WITH DISTINCT, not RETURN DISTINCT: a UNION of RETURN DISTINCT branches crashes ladybug 0.22
+        # WITH DISTINCT, not RETURN DISTINCT: a UNION of RETURN DISTINCT branches crashes ladybug 0.22; and
+        # never one expression for two columns (`value, value AS label`): ladybug 0.22 then fills a later
+        # branch's value column with its label (the SOP class filter got names instead of UIDs)
         cypher=union_all([
             "MATCH (se:Series) WHERE se.Modality IS NOT NULL WITH DISTINCT se.Modality AS value "
-            "RETURN 'modality' AS filter, value, value AS label",
+            "RETURN 'modality' AS filter, value, coalesce(value, '') AS label",
             "MATCH (:Instance)-[:INSTANCE_OF]->(c:SOPClass) WITH DISTINCT c "
             "RETURN 'sop_class' AS filter, c.uid AS value, coalesce(c.name, c.uid) AS label",
             "MATCH (i:Instance) WHERE i.Manufacturer IS NOT NULL WITH DISTINCT i.Manufacturer AS value "
-            "RETURN 'manufacturer' AS filter, value, value AS label",
+            "RETURN 'manufacturer' AS filter, value, coalesce(value, '') AS label",
         ]),
         visibility=Visibility.INTERNAL,
     ),
