@@ -17,7 +17,8 @@ from typing import Any, Iterator
 import pydicom
 import pytest
 from pydicom.data import get_testdata_file
-from pynetdicom.sop_class import ModalityPerformedProcedureStep, StorageCommitmentPushModel
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]  # the constants are made at import
+    ModalityPerformedProcedureStep, StorageCommitmentPushModel)
 
 from dicom_graph.loader.standard.load import load_standard
 from dicom_graph.model import queries
@@ -29,7 +30,7 @@ from dicom_graph.model.store.base import plain
 from .conftest import ENGINES, make_store
 
 try:  # where the ingest pipeline's entry point is exported, after and before the loader's move
-    from dicom_graph.loader.ingest import run_ingest  # type: ignore[attr-defined]
+    from dicom_graph.loader.ingest import run_ingest
 except ImportError:
     from dicom_graph.loader.ingest.pipeline import run_ingest
 
@@ -41,13 +42,19 @@ MPPS_UID = "1.2.826.0.1.3680043.8.498.777002"
 COMMITMENT_UID = "1.2.826.0.1.3680043.8.498.777003"
 
 
+def _ct_small() -> str:
+    path = get_testdata_file("CT_small.dcm")
+    assert isinstance(path, str), "pydicom's test files are not installed"
+    return path
+
+
 def _uid(value: str) -> dict:
     return {"vr": "UI", "Value": [value]}
 
 
 def _mpps_json(folder: Path) -> Path:
     """A completed MPPS (DICOM JSON) whose performed series holds pydicom's CT_small."""
-    ct = pydicom.dcmread(get_testdata_file("CT_small.dcm"), stop_before_pixels=True)
+    ct = pydicom.dcmread(_ct_small(), stop_before_pixels=True)
     doc = {
         "00080016": _uid(ModalityPerformedProcedureStep), "00080018": _uid(MPPS_UID),
         "00400252": {"vr": "CS", "Value": ["COMPLETED"]},
@@ -85,10 +92,10 @@ def _network_activity(ct_uid: str) -> GraphBatch:
 def _build(engine: str, tmp: Path, shared: Path) -> GraphStore:
     store = make_store(engine, tmp)
     load_standard(store)
-    files = os.path.dirname(get_testdata_file("CT_small.dcm"))
+    files = os.path.dirname(_ct_small())
     run_ingest(store, [files, str(shared / "mpps")], workers=1, progress=False,
                report_path=str(shared / "rejects.jsonl"))
-    ct = pydicom.dcmread(get_testdata_file("CT_small.dcm"), stop_before_pixels=True)
+    ct = pydicom.dcmread(_ct_small(), stop_before_pixels=True)
     store.write(_network_activity(ct.SOPInstanceUID))
     return store
 
