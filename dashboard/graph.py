@@ -22,6 +22,7 @@ from typing import Any, Iterable
 import pandas as pd
 import streamlit as st
 
+from dicom_graph.model import schema
 from dicom_graph.model.store import GraphNotFound, GraphStore, QueryResult, StoreError, open_store
 from dicom_graph.model.store.base import json_value
 
@@ -102,18 +103,8 @@ def refresh_now() -> None:
 
 
 def run(name: str, **params: Any) -> QueryResult:
-    """Run a named query (filling the query's declared defaults for parameters not given)."""
-    from dicom_graph.model import queries
-
-    named = queries.get(name)
-    s = store()
-    return s.run(name, **{**named.params, **params})
-
-
-def available(name: str) -> bool:
-    from dicom_graph.model import queries
-
-    return name in queries.all_queries()
+    """Run a named query; the store binds its declared defaults and refuses what it does not declare."""
+    return store().run(name, **params)
 
 
 @st.cache_data(ttl=REFRESH_S, show_spinner=False)
@@ -154,18 +145,25 @@ def _cell(value: Any) -> Any:
     return value
 
 
-KEYS = {"Patient": "PatientID", "Study": "StudyInstanceUID", "Series": "SeriesInstanceUID",
-        "Instance": "SOPInstanceUID", "SOPClass": "name", "IOD": "name", "Module": "name",
-        "Attribute": "keyword", "ServiceClass": "name", "InformationEntity": "name", "DIMSEService": "name",
-        "TransferSyntax": "name", "Equipment": "Manufacturer", "FrameOfReference": "FrameOfReferenceUID",
-        "ApplicationEntity": "ae_title", "Association": "key", "IngestRun": "key"}
+# where a node's key is a hash, a slug or a tag, people know it by another property
+_CAPTIONS = {"Patient": "PatientID", "Equipment": "Manufacturer", "ApplicationEntity": "ae_title",
+             "Attribute": "keyword"}
+
+
+def caption_property(label: str) -> str | None:
+    """The property a node of this label is shown by: an override above, else its name, else its key."""
+    node_type = schema.NODES.get(label)
+    if node_type is None:
+        return None
+    return _CAPTIONS.get(label) or ("name" if "name" in node_type.props else node_type.key)
 
 
 def node_caption(node: dict[str, Any]) -> str:
     label = node.get("_label", "")
-    for key in (KEYS.get(label), "name", "key", "uid", "tag"):
-        if key and node.get(key) not in (None, ""):
-            return str(node[key])
+    node_type = schema.NODES.get(label)
+    for prop in (caption_property(label), "name", node_type.key if node_type else None):
+        if prop and node.get(prop) not in (None, ""):
+            return str(node[prop])
     return str(node.get("_id", ""))
 
 
@@ -232,7 +230,7 @@ def graph_chart(nodes: dict[str, dict[str, Any]], edges: list[tuple[str, str, st
     if not g.number_of_nodes():
         return None
     if layout == "layers" and layers:
-        for node_id, attrs in g.nodes(data=True):
+        for _node_id, attrs in g.nodes(data=True):
             attrs["layer"] = layers.get(attrs.get("kind", ""), max(layers.values()) + 1)
         pos = nx.multipartite_layout(g, subset_key="layer", align="vertical")
         # spread each layer over the same height, sorted by caption for readability
@@ -267,8 +265,8 @@ def graph_chart(nodes: dict[str, dict[str, Any]], edges: list[tuple[str, str, st
         tooltip=[f"{f}:N" for f in tooltip_fields])
     labels = base.mark_text(align="left", dx=9, dy=0, fontSize=11).encode(
         x="x:Q", y="y:Q", text="label:N")
-    layers = edges_layer + points + labels if len(node_rows) <= 40 else edges_layer + points  # hover for names
-    return layers.properties(height=height).interactive()
+    chart = edges_layer + points + labels if len(node_rows) <= 40 else edges_layer + points  # hover for names
+    return chart.properties(height=height).interactive()
 
 
 def download_buttons(df: pd.DataFrame, stem: str, key: str) -> None:

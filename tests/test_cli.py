@@ -86,3 +86,30 @@ def test_named_query_by_name_with_checked_parameters(tmp_path: Path):
     assert cli("query", "data_counts", "--db", db, "-f", "json").returncode == 0
     typo = cli("query", "attribute_usage", "-p", "tag=00100020", "--db", db)
     assert typo.returncode == 2 and "takes attribute" in typo.stderr
+
+
+def test_named_query_usage_errors_exit_2_naming_what_it_takes(tmp_path: Path):
+    db = str(tmp_path / "x")
+    cli("query", "CREATE (s:Series {SeriesInstanceUID: '1', Modality: 'CT'})", "--db", db, "--write")
+    missing = cli("query", "instance_references", "--db", db)
+    assert missing.returncode == 2 and "missing parameter uid" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+    typo = cli("query", "data_count", "--db", db)
+    assert typo.returncode == 2 and "no named query data_count; did you mean data_counts?" in typo.stderr
+    unbound = cli("query", "MATCH (s:Series) WHERE s.Modality = $m RETURN s.Modality AS m", "--db", db)
+    assert unbound.returncode == 2 and "$m" in unbound.stderr
+    assert len(unbound.stderr.strip().splitlines()) == 1
+    bound = cli("query", "MATCH (s:Series) WHERE s.Modality = $m RETURN s.Modality AS m", "-p", "m=CT",
+                "--db", db, "-f", "json")
+    assert json.loads(bound.stdout) == [{"m": "CT"}]
+
+
+def test_queries_lists_public_and_examples_and_all_adds_the_internal_ones():
+    listed = cli("queries").stdout
+    assert "data_counts" in listed and "example_studies_per_modality" in listed
+    assert "instance_hashes" not in listed and "[internal]" not in listed
+    everything = cli("queries", "--all").stdout.splitlines()
+    assert any(line.startswith("instance_hashes ") and "[internal]" in line for line in everything)
+    as_json = {q["name"]: q for q in json.loads(cli("queries", "--json").stdout)}
+    assert as_json["instance_references"]["params"] == [{"name": "uid", "required": True}]
+    assert as_json["data_counts"]["visibility"] == "public"

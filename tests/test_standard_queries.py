@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from pydicom.uid import ExplicitVRLittleEndian
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]  # the constants are made at import
+    ModalityPerformedProcedureStep as MPPS, StorageCommitmentPushModel as COMMITMENT,
+    StudyRootQueryRetrieveInformationModelFind as FIND, Verification)
+
 from dicom_graph.loader.standard import load_standard
 from dicom_graph.loader.standard.packages import build_offline_catalog
 from dicom_graph.model import queries
@@ -13,14 +18,14 @@ from tests.conftest import ENGINES, make_store
 READ_QUERIES = ["standard_search", "iod_modules", "module_attributes", "attribute_usage", "attribute_reach",
                 "sop_class_dimse", "iod_compare", "sop_classes_of_service_class", "standard_summary",
                 "definition_keys"]
-CASES = {  # query -> parameter sets
-    "standard_search": [{"text": "Patient ID"}, {"text": "(0010,0020)"}, {"text": "1.2.840.10008.1.1"}],
+CASES: dict[str, list[dict[str, str]]] = {  # query -> parameter sets
+    "standard_search": [{"text": "Patient ID"}, {"text": "(0010,0020)"}, {"text": Verification}],
     "iod_modules": [{"iod": "ct-image"}, {"iod": "Modality Performed Procedure Step"}],
     "module_attributes": [{"module": "general-series"}, {"module": "SOP Common"}],
     "attribute_usage": [{"attribute": "00100020"}, {"attribute": "Modality"}],
     "attribute_reach": [{"attribute": "PatientID"}],
-    "sop_class_dimse": [{"sop_class": "1.2.840.10008.3.1.2.3.3"}, {"sop_class": "Verification SOP Class"},
-                        {"sop_class": "1.2.840.10008.5.1.4.1.2.2.1"}, {"sop_class": "1.2.840.10008.1.20.1"}],
+    "sop_class_dimse": [{"sop_class": MPPS}, {"sop_class": "Verification SOP Class"},
+                        {"sop_class": FIND}, {"sop_class": COMMITMENT}],
     "iod_compare": [{"a": "ct-image", "b": "mr-image"}],
     "sop_classes_of_service_class": [{"service_class": "storage-commitment"}, {"service_class": "query-retrieve"}],
     "standard_summary": [{}],
@@ -79,7 +84,7 @@ def test_search(graph) -> None:
     assert {"label": "Attribute", "key": "00100020", "name": "Patient ID", "detail": "PatientID"} in rows
     by_tag = graph.run("standard_search", text="(0010,0020)").records()
     assert [r["key"] for r in by_tag] == ["00100020"]
-    uid = graph.run("standard_search", text="1.2.840.10008.1.2.1").records()
+    uid = graph.run("standard_search", text=ExplicitVRLittleEndian).records()
     assert [(r["label"], r["name"]) for r in uid] == [("TransferSyntax", "Explicit VR Little Endian")]
 
 
@@ -112,12 +117,12 @@ def test_dimse_service_groups(graph) -> None:
     def group(sop):
         return {(r["dimse"], r["scu"], r["scp"]) for r in graph.run("sop_class_dimse", sop_class=sop).records()}
 
-    assert group("1.2.840.10008.3.1.2.3.3") == {("N-CREATE", "M", "M"), ("N-SET", "M", "M")}
-    assert {d for d, _u, _p in group("1.2.840.10008.1.20.1")} == {"N-ACTION", "N-EVENT-REPORT"}
+    assert group(MPPS) == {("N-CREATE", "M", "M"), ("N-SET", "M", "M")}
+    assert {d for d, _u, _p in group(COMMITMENT)} == {"N-ACTION", "N-EVENT-REPORT"}
     assert group("Verification SOP Class") == {("C-ECHO", "M", "M")}
-    find = graph.run("sop_class_dimse", sop_class="1.2.840.10008.5.1.4.1.2.2.1").records()
+    find = graph.run("sop_class_dimse", sop_class=FIND).records()
     assert [(r["dimse"], r["service_class"]) for r in find] == [("C-FIND", "Query/Retrieve Service Class")]
-    mpps = graph.run("sop_class_dimse", sop_class="1.2.840.10008.3.1.2.3.3").records()
+    mpps = graph.run("sop_class_dimse", sop_class=MPPS).records()
     assert mpps[0]["iod_kind"] == "normalized" and mpps[0]["dimse_group"] == "DIMSE-N"
 
 
@@ -126,6 +131,6 @@ def test_iod_compare_and_service_class(graph) -> None:
     side = {r["module_key"]: r["side"] for r in rows}
     assert side["general-series"] == "shared" and side["ct-image"] == "only_a" and side["mr-image"] == "only_b"
     sops = graph.run("sop_classes_of_service_class", service_class="storage-commitment").records()
-    assert [r["uid"] for r in sops] == ["1.2.840.10008.1.20.1"]
+    assert [r["uid"] for r in sops] == [COMMITMENT]
     summary = plain(graph.run("standard_summary").records()[0])
     assert summary["dimse_services"] == 11 and summary["normalized_iods"] >= 16

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
+import re
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
 
 import typer
 
 from dicom_graph.common import DbOption, Neo4jOption, fail, guarded, open_for, parse_param, render
 
+if TYPE_CHECKING:
+    from dicom_graph.model.queries import Param
+
 
 def query(
     cypher: Annotated[str, typer.Argument(help="A Cypher statement, or the name of a named query.")],
-    param: Annotated[list[str], typer.Option("--param", "-p", help="A parameter k=v (repeatable); v is "
-                                             "read as JSON when it parses (numbers, lists), else text.")] = [],
+    param: Annotated[Optional[list[str]], typer.Option(
+        "--param", "-p", help="A parameter k=v (repeatable); v is read as JSON when it parses (numbers, lists), "
+                              "else text.")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")] = "table",
     write: Annotated[bool, typer.Option("--write", help="Allow the statement to change the graph.")] = False,
     timeout: Annotated[Optional[float], typer.Option(help="Stop the query after this many seconds.")] = None,
@@ -34,38 +39,66 @@ def query(
     """
     if fmt not in ("table", "json", "csv"):
         fail(f"unknown --format {fmt!r}; use table, json or csv", 2)
-    params = dict(parse_param(p) for p in param)
+    text, params = _statement(cypher, dict(parse_param(p) for p in param or []))
 
     def body() -> None:
-        from dicom_graph.model import queries
-
         with open_for(db, neo4j, write=write) as store:
-            named = queries.all_queries().get(cypher)
-            unknown = sorted(set(params) - set(named.params)) if named is not None else []
-            if unknown:
-                fail(f"{cypher} takes {', '.join(named.params) or 'no parameters'}; not {', '.join(unknown)}", 2)
-            if named is not None:
-                result = store.query(named.text(store.dialect), {**named.params, **params},
-                                     write=write, timeout_s=timeout)
-            else:
-                result = store.query(cypher, params, write=write, timeout_s=timeout)
+            result = store.query(text(store.dialect), params, write=write, timeout_s=timeout)
         typer.echo(render(result, fmt), nl=False)
 
     guarded(body)
 
 
-def list_queries(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
-    """List the named queries (run one with `dicom-graph query NAME -p k=v`)."""
+_BARE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _statement(cypher: str, given: dict[str, Any]) -> tuple[Callable[[str], str], dict[str, Any]]:
+    """What to send for `query CYPHER`: a named query's text per dialect and its bound parameters, or the
+    Cypher as typed. Usage errors (an unknown name, a parameter unknown or missing) exit 2 before any
+    graph is opened, naming what the query takes."""
+    from dicom_graph.model import queries
+    from dicom_graph.model.store import StoreError
+
+    try:
+        if _BARE_NAME.match(cypher.strip()):  # never a Cypher statement: a named query, or a typo of one
+            named = queries.get(cypher.strip())
+            return named.text, named.bind(given)
+    except StoreError as exc:
+        fail(str(exc), 2)
+    missing = sorted(queries.parameters_in(cypher) - set(given))
+    if missing:
+        fail(f"the query uses {', '.join('$' + m for m in missing)}; give "
+             f"{' '.join(f'-p {m}=VALUE' for m in missing)}", 2)
+    return lambda _dialect: cypher, given
+
+
+def list_queries(
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    show_all: Annotated[bool, typer.Option("--all", help="Also the internal ones (the loaders' and the "
+                                           "dashboard's plumbing), marked [internal].")] = False,
+) -> None:
+    """List the named queries (run one with `dicom-graph query NAME -p k=v`).
+
+    Example:
+
+      dicom-graph queries --all
+    """
     from dicom_graph.model import queries
 
-    named = [q for q in queries.all_queries().values() if not q.write]
+    named = sorted((queries.all_queries() if show_all else queries.listed()).values(), key=lambda q: q.name)
     if as_json:
-        typer.echo(json.dumps([{"name": q.name, "title": q.title, "params": q.params,
+        typer.echo(json.dumps([{"name": q.name, "title": q.title, "visibility": q.visibility.value,
+                                "params": [_param_json(p) for p in q.parameters],
                                 "description": q.description} for q in named], indent=1, default=str))
         return
-    for q in sorted(named, key=lambda q: q.name):
-        params = " ".join(f"{k}={v!r}" for k, v in q.params.items())
-        typer.echo(f"{q.name:<36} {q.title}" + (f"   [{params}]" if params else ""))
+    for q in named:
+        mark = "" if q.listed else " [internal]"
+        params = f"   [{q.signature()}]" if q.parameters else ""
+        typer.echo(f"{q.name:<36} {q.title}{mark}{params}")
+
+
+def _param_json(p: "Param") -> dict[str, Any]:
+    return {"name": p.name, "required": True} if p.required else {"name": p.name, "default": p.default}
 
 
 def register(app: typer.Typer) -> None:

@@ -29,7 +29,7 @@ st.dataframe(by_class, hide_index=True, width="stretch")
 
 labels = {r["sop_class_uid"]: f"{r['sop_class']} · {r['instances']:,} instances, {r['complete %']} % complete"
           for _, r in by_class.iterrows()}
-sop = st.selectbox("SOP class", list(labels), format_func=labels.get, key="conf_sop")
+sop = st.selectbox("SOP class", list(labels), format_func=labels.__getitem__, key="conf_sop")
 row = by_class.loc[by_class["sop_class_uid"] == sop].iloc[0]
 checked = int(row["instances"])
 

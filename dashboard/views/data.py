@@ -9,7 +9,7 @@ import streamlit as st
 from dicom_graph.dashboard import graph
 from dicom_graph.model import schema
 from dicom_graph.model.store import StoreError
-from dicom_graph.model.queries import overview as named
+from dicom_graph.model.queries import browse
 
 st.title("Data")
 if graph.empty_notice():
@@ -48,7 +48,7 @@ if attr.strip():
     keyword, _, raw = attr.partition("=")
     keyword, raw = keyword.strip(), raw.strip()
     try:
-        query_name = named.attribute_filter(keyword)
+        query_name = browse.attribute_filter(keyword)
         type_ = schema.keyword_type(keyword) or schema.node("Instance").props[keyword]
         value = schema.coerce(raw, schema.LIST_ELEMENT_TYPE.get(type_, type_))
         uids = graph.run(query_name, value=value, limit=5000).column("sop_instance_uid")
@@ -73,7 +73,7 @@ def pick(df: pd.DataFrame, label: str, column: str, caption, key: str):
     if df.empty:
         return None
     values = df[column].tolist()
-    labels = {v: caption(row) for v, (_, row) in zip(values, df.iterrows())}
+    labels = {v: caption(row) for v, (_, row) in zip(values, df.iterrows(), strict=True)}
     return st.selectbox(label, values, format_func=lambda v: labels.get(v, str(v)), key=key)
 
 

@@ -9,7 +9,8 @@ st.title("Overview")
 c = graph.counts()
 cols = st.columns(5)
 for col, (key, label) in zip(cols, [("patients", "Patients"), ("studies", "Studies"), ("series", "Series"),
-                                    ("instances", "Instances"), ("sop_classes_in_use", "SOP classes in use")]):
+                                    ("instances", "Instances"), ("sop_classes_in_use", "SOP classes in use")],
+                                    strict=True):
     col.metric(label, f"{c.get(key, 0):,}")
 
 if not c.get("iods"):

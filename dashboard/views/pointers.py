@@ -47,7 +47,7 @@ if tab == "Around a study":
     else:
         labels = {r["study_uid"]: f"{r['description'] or '(no description)'} · {r['pointers']} pointers · "
                                   f"{graph.short_uid(r['study_uid'], 20)}" for _, r in studies.iterrows()}
-        study = st.selectbox("Study", list(labels), format_func=labels.get, key="ptr_study")
+        study = st.selectbox("Study", list(labels), format_func=labels.__getitem__, key="ptr_study")
         draw(graph.frame(graph.run("pointers_around_study", study=study, limit=500)), f"Study:{study}")
 
 elif tab == "Around an instance":
@@ -76,5 +76,5 @@ else:
         st.dataframe(df, hide_index=True, width="stretch")
         labels = {r["sop_instance_uid"]: f"{r['sop_class']} · {graph.short_uid(r['sop_instance_uid'], 20)}"
                   for _, r in df.iterrows()}
-        uid = st.selectbox("Normalized instance", list(labels), format_func=labels.get, key="ptr_norm")
-        draw(graph.frame(graph.run("pointers_around_instance", uid=uid, limit=500)), f"Instance:{uid}")
+        chosen = st.selectbox("Normalized instance", list(labels), format_func=labels.__getitem__, key="ptr_norm")
+        draw(graph.frame(graph.run("pointers_around_instance", uid=chosen, limit=500)), f"Instance:{chosen}")

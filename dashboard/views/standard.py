@@ -3,6 +3,8 @@ attribute is used; a SOP class's DIMSE services; two IODs compared; an IOD's nei
 
 import pandas as pd
 import streamlit as st
+from pydicom.uid import CTImageStorage
+from pynetdicom.sop_class import ModalityPerformedProcedureStep  # type: ignore[attr-defined]  # made at import
 
 from dicom_graph.dashboard import graph
 
@@ -38,7 +40,7 @@ def attribute_tree(module_key: str) -> None:
         st.caption("No attributes recorded for this module.")
         return
     df["depth"] = df["path"].fillna("").map(lambda p: 0 if not p else p.count(">") + 1)
-    df["attribute"] = [("› " * d) + f"{k or n}" for d, k, n in zip(df["depth"], df["keyword"], df["name"])]
+    df["attribute"] = [("› " * d) + f"{k or n}" for d, k, n in zip(df["depth"], df["keyword"], df["name"], strict=True)]
     df["within"] = df["path"].fillna("")
     st.dataframe(df[["attribute", "tag", "type", "vr", "vm", "name", "within"]], hide_index=True,
                  width="stretch", height=420)
@@ -80,9 +82,9 @@ def iod_graph(iod_key: str, iod_name: str) -> None:
 
 if view == "Search":
     text = st.text_input("Search by name, keyword, tag or UID", key="std_search",
-                         placeholder="e.g. Modality, (0010,0020), 1.2.840.10008.5.1.4.1.1.2, CT Image")
+                         placeholder=f"e.g. Modality, (0010,0020), {CTImageStorage}, CT Image")
     if text.strip():
-        df = graph.frame(graph.run("standard_search", text=text.strip(), limit=50))
+        df = graph.frame(graph.run("standard_search", text=text.strip()))
         if df.empty:
             st.info(f"Nothing in the standard matches {text!r}.")
         else:
@@ -136,18 +138,18 @@ elif view == "Attribute":
         else:
             reach = graph.run("attribute_reach", attribute=key).records()[0]
             cols = st.columns(4)
-            for col, name in zip(cols, ["modules", "iods", "sop_classes", "service_classes"]):
+            for col, name in zip(cols, ["modules", "iods", "sop_classes", "service_classes"], strict=True):
                 col.metric(name.replace("_", " ").replace("iods", "IODs").capitalize(), reach[name])
             st.dataframe(df[["module", "path", "type", "iod", "usage", "sop_class", "service_class"]],
                          hide_index=True, width="stretch")
 
 elif view == "DIMSE":
-    sops = graph.frame(graph.cached("sop_classes_of_service_class", service_class="procedure-step"))
     text = st.text_input("SOP class (UID, name or keyword)", value="Modality Performed Procedure Step SOP Class",
                          key="std_dimse")
     df = graph.frame(graph.run("sop_class_dimse", sop_class=text.strip()))
     if df.empty:
-        st.info("No DIMSE services recorded for that SOP class (try a UID such as 1.2.840.10008.3.1.2.3.3).")
+        st.info("No DIMSE services recorded for that SOP class (try a UID such as "
+                f"{ModalityPerformedProcedureStep}).")
     else:
         first = df.iloc[0]
         st.markdown(f"**{first['sop_class']}** ({first['kind']}) in *{first['service_class']}*, IOD "
@@ -165,9 +167,9 @@ elif view == "Compare":
         st.info("Neither IOD has modules recorded.")
     else:
         counts = df["side"].value_counts()
-        cols = st.columns(3)
-        cols[0].metric("Shared modules", int(counts.get("shared", 0)))
-        cols[1].metric(f"Only in {a_name}", int(counts.get("only_a", 0)))
-        cols[2].metric(f"Only in {b_name}", int(counts.get("only_b", 0)))
+        shared, only_a, only_b = st.columns(3)
+        shared.metric("Shared modules", int(counts.get("shared", 0)))
+        only_a.metric(f"Only in {a_name}", int(counts.get("only_a", 0)))
+        only_b.metric(f"Only in {b_name}", int(counts.get("only_b", 0)))
         df = df.rename(columns={"usage_a": f"usage in {a_name}", "usage_b": f"usage in {b_name}"})
         st.dataframe(df.drop(columns=["module_key"]), hide_index=True, width="stretch")

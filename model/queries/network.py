@@ -13,13 +13,19 @@ The `network_*` queries are read by the dashboard's Network page; `listener_*` a
 look-ups (the one writer's reads and its one correction). Every query here runs unchanged on both engines
 and uses only properties the schema declares, so it answers (with no rows) on a graph that has never
 seen a network message. Optional filters use the empty string as "no filter" (the embedded engine cannot
-type a null parameter); `GraphStore.run` does not fill in defaults, so pass every parameter listed in a
-query's `params` (the CLI `query NAME` does fill them in).
+type a null parameter): those filters, and the row caps, are the queries' declared defaults.
 """
 
-from . import NamedQuery, dialects, has_label, register
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]  # the constants are made at import
+    InstanceAvailabilityNotification, ModalityPerformedProcedureStep, StorageCommitmentPushModel,
+    StorageCommitmentPushModelInstance)
 
-MPPS_SOP_CLASS = "1.2.840.10008.3.1.2.3.3"
+from . import NamedQuery, Visibility, dialects, has_label, optional, register, required
+
+# the normalized SOP classes the listener records (loader/network/listener.py imports these names)
+MPPS_SOP_CLASS = ModalityPerformedProcedureStep
+STORAGE_COMMITMENT_SOP_CLASS = StorageCommitmentPushModel
+IAN_SOP_CLASS = InstanceAvailabilityNotification
 
 
 def _mpps(dialect: str) -> str:
@@ -36,8 +42,6 @@ def _mpps(dialect: str) -> str:
             f"{kind('Instance')} AS images, {kind('Instance', ' AND t.stub = false')} AS images_received, "
             f"{kind('Series')} AS series, {kind('Study')} AS studies "
             "ORDER BY updated_at DESC, mpps_uid")
-STORAGE_COMMITMENT_SOP_CLASS = "1.2.840.10008.1.20.1"
-IAN_SOP_CLASS = "1.2.840.10008.5.1.4.33"
 
 register(
     NamedQuery(
@@ -62,7 +66,6 @@ register(
             "CASE WHEN last_in IS NULL OR (last_out IS NOT NULL AND last_out > last_in) THEN last_out "
             "ELSE last_in END AS last_seen "
             "ORDER BY ae_title, address, key"),
-        example=True,
     ),
     NamedQuery(
         name="network_associations",
@@ -76,7 +79,7 @@ register(
             "'connection closed'); messages (DIMSE requests served); max_pdu (the peer's maximum PDU "
             "length); implementation_uid / implementation_version (the peer's); contexts (presentation "
             "contexts proposed); accepted_contexts."),
-        params={"limit": 200, "ae": ""},
+        parameters=optional(limit=200, ae=""),
         cypher=(
             "MATCH (caller:ApplicationEntity)-[:CALLING]->(a:Association) "
             "WHERE $ae = '' OR a.calling_ae = $ae OR a.called_ae = $ae "
@@ -89,7 +92,6 @@ register(
             "a.implementation_uid AS implementation_uid, "
             "a.implementation_version AS implementation_version, contexts, accepted_contexts "
             "ORDER BY started_at DESC, association LIMIT $limit"),
-        example=True,
     ),
     NamedQuery(
         name="network_contexts",
@@ -104,7 +106,7 @@ register(
             "when the association itself was rejected); accepted (true/false); role (the calling AE's "
             "role for that SOP class: 'SCU', 'SCP' or 'SCU/SCP'; for a rejected context the role "
             "proposed)."),
-        params={"association": "", "limit": 2000},
+        parameters=optional(association="", limit=2000),
         cypher=(
             "MATCH (a:Association)-[p:PROPOSED]->(c:SOPClass) "
             "WHERE $association = '' OR a.key = $association "
@@ -113,7 +115,6 @@ register(
             "c.name AS sop_class, p.offered AS offered, p.transfer_syntax AS transfer_syntax, "
             "p.result AS result, p.accepted AS accepted, p.role AS role "
             "ORDER BY started_at DESC, association, context_id LIMIT $limit"),
-        example=True,
     ),
     NamedQuery(
         name="network_negotiated",
@@ -128,31 +129,29 @@ register(
             "c.name AS sop_class, p.transfer_syntax AS transfer_syntax, p.role AS role, "
             "count(DISTINCT a) AS associations, max(a.started_at) AS last_used "
             "ORDER BY calling_ae, called_ae, sop_class_uid, transfer_syntax, role"),
-        example=True,
     ),
     NamedQuery(
         name="network_mpps",
         title="Modality Performed Procedure Steps",
         description=(
-            "One row per MPPS instance (SOP class 1.2.840.10008.3.1.2.3.3), latest change first. "
+            f"One row per MPPS instance (SOP class {MPPS_SOP_CLASS}), latest change first. "
             "Columns: mpps_uid; status (PerformedProcedureStepStatus: IN PROGRESS, COMPLETED or "
             "DISCONTINUED); patient_id; modality; updated_at (the last N-CREATE / N-SET, UTC); "
             "images (REFERENCES edges to instances: the performed images); images_received (of those, "
             "instances actually in the graph, not stubs); series (REFERENCES edges to series); "
             "studies (REFERENCES edges to studies, e.g. from the scheduled step attributes). The newest "
             "$limit."),
-        params={"limit": 500},
+        parameters=optional(limit=500),
         **dialects(_mpps),
-        example=True,
     ),
     NamedQuery(
         name="network_commitments",
         title="Storage commitment outcomes",
         description=(
             "One row per instance a Storage Commitment request (N-ACTION) covered, newest request "
-            "first. A request is an Instance of SOP class 1.2.840.10008.1.20.1 keyed by its "
+            f"first. A request is an Instance of SOP class {STORAGE_COMMITMENT_SOP_CLASS} keyed by its "
             "Transaction UID (the SOP Instance UID of the Push Model is the well-known "
-            "1.2.840.10008.1.20.1.1, so it cannot tell requests apart). Columns: transaction_uid; "
+            f"{StorageCommitmentPushModelInstance}, so it cannot tell requests apart). Columns: transaction_uid; "
             "requested_at (UTC); instance_uid; sop_class_uid (the instance's, from the graph; empty when it is not there); "
             "outcome ('committed' or 'failed'); failure_reason (e.g. '0x0112 no such object "
             "instance'; empty when committed); in_graph (the instance is in the graph now)."),
@@ -163,7 +162,6 @@ register(
             "t.SOPInstanceUID AS instance_uid, t.SOPClassUID AS sop_class_uid, r.outcome AS outcome, "
             "r.failure_reason AS failure_reason, coalesce(t.stub, false) = false AS in_graph "
             "ORDER BY requested_at DESC, transaction_uid, instance_uid"),
-        example=True,
     ),
     # --- the listener's own look-ups -------------------------------------------------------------
     NamedQuery(
@@ -171,7 +169,8 @@ register(
         title="Instances by UID, with their SOP class, stub flag and MPPS status",
         description="For the listener: which of $uids are Instance nodes. Columns: uid, sop_class_uid, "
                     "stub, status (PerformedProcedureStepStatus).",
-        params={"uids": []},
+        parameters=required(uids=None),
+        visibility=Visibility.INTERNAL,
         cypher=(
             "UNWIND $uids AS u MATCH (i:Instance {SOPInstanceUID: u}) "
             "RETURN i.SOPInstanceUID AS uid, i.SOPClassUID AS sop_class_uid, "
@@ -181,7 +180,8 @@ register(
         name="listener_references",
         title="An instance's REFERENCES edges to instances",
         description="For the listener: (target, via) of $uid's REFERENCES to instances.",
-        params={"uid": ""},
+        parameters=required(uid=None),
+        visibility=Visibility.INTERNAL,
         cypher=(
             "MATCH (m:Instance {SOPInstanceUID: $uid})-[r:REFERENCES]->(t:Instance) "
             "RETURN t.SOPInstanceUID AS target, r.via AS via ORDER BY target, via"),
@@ -190,7 +190,8 @@ register(
         name="listener_drop_reference",
         title="Remove one REFERENCES edge (an N-SET replaced the sequence it came from)",
         description="For the listener: deletes $uid -REFERENCES{via: $via}-> Instance $target.",
-        params={"uid": "", "target": "", "via": ""},
+        parameters=required(uid=None, target=None, via=None),
+        visibility=Visibility.INTERNAL,
         cypher=(
             "MATCH (m:Instance {SOPInstanceUID: $uid})-[r:REFERENCES]->(t:Instance {SOPInstanceUID: $target}) "
             "WHERE r.via = $via DELETE r"),
@@ -201,5 +202,6 @@ register(
         title="How many instances the network has stored",
         description="Columns: n, the non-stub instances whose source is 'network' (C-STORE, N-CREATE).",
         cypher="MATCH (i:Instance) WHERE i.source = 'network' AND i.stub = false RETURN count(*) AS n",
+        visibility=Visibility.INTERNAL,
     ),
 )

@@ -5,9 +5,16 @@ orders its rows completely, so both engines give identical answers. Parameters t
 accept its key (slug / UID / tag) or its name (or keyword), whichever the caller has.
 """
 
-from . import NamedQuery, register
+from pydicom.uid import CTImageStorage
+from pynetdicom.sop_class import ModalityPerformedProcedureStep  # type: ignore[attr-defined]  # made at import
+
+from .. import schema
+from . import NamedQuery, Visibility, register, required, union_all
 
 _NOT_SUPERSEDED = "coalesce({v}.superseded, false) = false"
+
+# the standard's definition labels: those carrying the loader's `superseded` flag
+_DEFINITIONS = tuple(n.label for n in schema.NODE_TYPES if "superseded" in n.props)
 
 # a tag typed as (0010,0020), 0010,0020 or 00100020
 _TAG = "toUpper(replace(replace(replace(replace($text, '(', ''), ')', ''), ',', ''), ' ', ''))"
@@ -27,8 +34,8 @@ register(
         description="Attributes, SOP classes, IODs, modules, service classes, transfer syntaxes whose name "
                     "contains the text, or whose keyword / tag / UID / key is the text; grouped by label, "
                     "ordered by name within each.",
-        params={"text": "Patient ID"},
-        cypher="\nUNION ALL\n".join([
+        parameters=required(text="Patient ID"),
+        cypher=union_all([
             _search_branch("Attribute", "tag", "n.keyword",
                            f" OR toLower(n.keyword) CONTAINS toLower($text) OR n.tag = {_TAG}"),
             _search_branch("SOPClass", "uid", "n.kind", " OR toLower(n.keyword) CONTAINS toLower($text)"),
@@ -38,13 +45,12 @@ register(
             _search_branch("ServiceClass", "key", "n.section"),
             _search_branch("TransferSyntax", "uid", "n.uid"),
         ]),
-        example=True,
     ),
     NamedQuery(
         name="iod_modules",
         title="An IOD's module table",
         description="The modules an IOD includes, by Information Entity, with usage (M/C/U) and condition.",
-        params={"iod": "ct-image"},
+        parameters=required(iod="ct-image"),
         cypher=(
             "MATCH (i:IOD)-[inc:INCLUDES]->(m:Module) WHERE i.key = $iod OR i.name = $iod "
             "RETURN i.name AS iod, inc.ie AS ie, m.key AS module_key, m.name AS module, inc.usage AS usage, "
@@ -54,27 +60,25 @@ register(
             "WHEN 'Image' THEN 6 ELSE 7 END AS ie_order, "
             "CASE inc.usage WHEN 'M' THEN 0 WHEN 'C' THEN 1 ELSE 2 END AS usage_order "
             "ORDER BY ie_order, ie, usage_order, module, module_key"),
-        example=True,
     ),
     NamedQuery(
         name="module_attributes",
         title="A module's attribute tree",
         description="The attributes a module contains, with their Type and the keyword path of enclosing "
                     "sequences ('' at top level); macros are expanded.",
-        params={"module": "general-series"},
+        parameters=required(module="general-series"),
         cypher=(
             "MATCH (m:Module)-[c:CONTAINS]->(a:Attribute) WHERE m.key = $module OR m.name = $module "
             "RETURN m.name AS module, c.path AS path, a.tag AS tag, a.keyword AS keyword, a.name AS name, "
             "a.vr AS vr, a.vm AS vm, c.type AS type "
             "ORDER BY path, tag"),
-        example=True,
     ),
     NamedQuery(
         name="attribute_usage",
         title="Where an attribute is used: modules, IODs, SOP classes, service classes",
         description="Reverse lookup from an attribute (tag or keyword) to the modules containing it, the IODs "
                     "including those modules, the SOP classes using those IODs and their service classes.",
-        params={"attribute": "PatientID"},
+        parameters=required(attribute="PatientID"),
         cypher=(
             "MATCH (a:Attribute)<-[c:CONTAINS]-(m:Module)<-[inc:INCLUDES]-(i:IOD) "
             "WHERE a.tag = $attribute OR a.keyword = $attribute "
@@ -84,13 +88,12 @@ register(
             "i.name AS iod, inc.usage AS usage, s.uid AS sop_class_uid, s.name AS sop_class, "
             "sc.name AS service_class "
             "ORDER BY module_key, path, iod_key, sop_class_uid"),
-        example=True,
     ),
     NamedQuery(
         name="attribute_reach",
         title="How far an attribute reaches",
         description="Counts of distinct modules, IODs, SOP classes and service classes an attribute reaches.",
-        params={"attribute": "PatientID"},
+        parameters=required(attribute="PatientID"),
         cypher=(
             "MATCH (a:Attribute)<-[:CONTAINS]-(m:Module)<-[:INCLUDES]-(i:IOD) "
             "WHERE a.tag = $attribute OR a.keyword = $attribute "
@@ -103,7 +106,7 @@ register(
         name="sop_class_dimse",
         title="A SOP class's DIMSE service group",
         description="The DIMSE services a SOP class supports, with SCU/SCP usage, its service class and IOD.",
-        params={"sop_class": "1.2.840.10008.3.1.2.3.3"},
+        parameters=required(sop_class=ModalityPerformedProcedureStep),
         cypher=(
             "MATCH (s:SOPClass)-[r:SUPPORTS]->(d:DIMSEService) "
             "WHERE s.uid = $sop_class OR s.name = $sop_class OR s.keyword = $sop_class "
@@ -113,13 +116,12 @@ register(
             "i.name AS iod, i.kind AS iod_kind, d.name AS dimse, d.`group` AS dimse_group, d.kind AS dimse_kind, "
             "r.scu AS scu, r.scp AS scp "
             "ORDER BY uid, dimse"),
-        example=True,
     ),
     NamedQuery(
         name="iod_compare",
         title="Two IODs compared",
         description="Modules of IOD $a and IOD $b: side is 'shared', 'only_a' or 'only_b', with each usage.",
-        params={"a": "ct-image", "b": "mr-image"},
+        parameters=required(a="ct-image", b="mr-image"),
         cypher=(
             "MATCH (i:IOD)-[inc:INCLUDES]->(m:Module) "
             "WHERE i.key = $a OR i.name = $a OR i.key = $b OR i.name = $b "
@@ -129,12 +131,11 @@ register(
             "CASE WHEN usage_a IS NOT NULL AND usage_b IS NOT NULL THEN 'shared' "
             "WHEN usage_a IS NOT NULL THEN 'only_a' ELSE 'only_b' END AS side "
             "ORDER BY side DESC, module_key"),
-        example=True,
     ),
     NamedQuery(
         name="sop_classes_of_service_class",
         title="The SOP classes a service class defines",
-        params={"service_class": "storage-commitment"},
+        parameters=required(service_class="storage-commitment"),
         cypher=(
             "MATCH (sc:ServiceClass)-[:DEFINES]->(s:SOPClass) "
             "WHERE sc.key = $service_class OR sc.name = $service_class "
@@ -142,7 +143,6 @@ register(
             "RETURN sc.name AS service_class, s.uid AS uid, s.name AS sop_class, s.kind AS kind, "
             "s.retired AS retired, i.name AS iod "
             "ORDER BY sop_class, uid"),
-        example=True,
     ),
     NamedQuery(
         name="standard_summary",
@@ -167,50 +167,90 @@ register(
             "OPTIONAL MATCH (n:TransferSyntax) WHERE coalesce(n.superseded, false) = false "
             "RETURN attributes, sop_classes, composite_iods, normalized_iods, modules, service_classes, "
             "dimse_services, count(n) AS transfer_syntaxes"),
-        example=True,
+    ),
+    NamedQuery(
+        name="service_classes",
+        title="Service classes and how many SOP classes each defines",
+        cypher="MATCH (sc:ServiceClass) WHERE coalesce(sc.superseded, false) = false "
+               "OPTIONAL MATCH (sc)-[:DEFINES]->(s:SOPClass) "
+               "RETURN sc.key AS key, sc.name AS name, count(s) AS sop_classes ORDER BY name, key",
+    ),
+    NamedQuery(
+        name="iod_list",
+        title="IODs with their kind and the SOP classes using them",
+        cypher="MATCH (i:IOD) WHERE coalesce(i.superseded, false) = false "
+               "OPTIONAL MATCH (s:SOPClass)-[:USES_IOD]->(i) "
+               "RETURN i.key AS key, i.name AS name, i.kind AS kind, count(s) AS sop_classes ORDER BY name, key",
+    ),
+    NamedQuery(
+        name="iod_neighbourhood",
+        title="An IOD's neighbourhood: service classes, SOP classes, entities, modules, instances",
+        description="One row per (SOP class, service class) using the IOD, with how many instances of the "
+                    "SOP class the graph holds; the modules come from `iod_modules`.",
+        parameters=required(iod="ct-image"),
+        cypher="MATCH (iod:IOD) WHERE iod.key = $iod OR iod.name = $iod "
+               "OPTIONAL MATCH (s:SOPClass)-[:USES_IOD]->(iod) "
+               "OPTIONAL MATCH (sc:ServiceClass)-[:DEFINES]->(s) "
+               "OPTIONAL MATCH (i:Instance)-[:INSTANCE_OF]->(s) "
+               "RETURN iod.key AS iod_key, iod.name AS iod, iod.kind AS kind, s.uid AS sop_class_uid, "
+               "s.name AS sop_class, sc.key AS service_class_key, sc.name AS service_class, "
+               "count(i) AS instances ORDER BY sop_class_uid, service_class_key",
+    ),
+    NamedQuery(
+        name="sop_class_iod",
+        title="The IOD a SOP class uses, and its service class",
+        parameters=required(sop_class=CTImageStorage),
+        cypher="MATCH (s:SOPClass) WHERE s.uid = $sop_class OR s.name = $sop_class "
+               "OPTIONAL MATCH (s)-[:USES_IOD]->(iod:IOD) "
+               "OPTIONAL MATCH (sc:ServiceClass)-[:DEFINES]->(s) "
+               "RETURN s.uid AS sop_class_uid, s.name AS sop_class, s.kind AS kind, s.retired AS retired, "
+               "iod.key AS iod_key, iod.name AS iod, sc.name AS service_class ORDER BY iod_key",
     ),
     NamedQuery(
         name="definition_keys",
         title="Keys of the loaded definitions (the standard loader's bookkeeping)",
         description="Label, key, source and superseded flag of every definition node a load wrote.",
-        cypher="\nUNION ALL\n".join(
+        cypher=union_all(
             f"MATCH (n:{label}) WHERE n.source IS NOT NULL "
-            f"RETURN '{label}' AS label, n.{key} AS key, n.source AS source, "
+            f"RETURN '{label}' AS label, n.{schema.node(label).key} AS key, n.source AS source, "
             f"coalesce(n.superseded, false) AS superseded"
-            for label, key in (("Attribute", "tag"), ("SOPClass", "uid"), ("TransferSyntax", "uid"),
-                               ("IOD", "key"), ("InformationEntity", "key"), ("Module", "key"),
-                               ("ServiceClass", "key"), ("DIMSEService", "name"))),
+            for label in _DEFINITIONS),
+        visibility=Visibility.INTERNAL,
     ),
 )
 
-# relationships between definitions: read (to find the stale ones) and delete (a later edition dropped them)
-_DEF_RELS = {
-    "DEFINES": ("ServiceClass", "key", "SOPClass", "uid", None),
-    "USES_IOD": ("SOPClass", "uid", "IOD", "key", None),
-    "HAS_ENTITY": ("IOD", "key", "InformationEntity", "key", None),
-    "INCLUDES": ("IOD", "key", "Module", "key", None),
-    "CONTAINS": ("Module", "key", "Attribute", "tag", "path"),
-    "SUPPORTS": ("SOPClass", "uid", "DIMSEService", "name", None),
-}
-for _type, (_a, _ak, _b, _bk, _ident) in _DEF_RELS.items():
-    _extra = f", e.{_ident} AS {_ident}" if _ident else ""
-    _order = f", {_ident}" if _ident else ""
-    _where = f" WHERE e.{_ident} = r.{_ident}" if _ident else ""
-    register(
+
+def _stale_relationship_queries(rel: schema.RelType) -> tuple[NamedQuery, NamedQuery]:
+    """Read every edge of a type between definitions (to find the stale ones), and delete given ones (a
+    later edition no longer defines them); the edge's identity properties tell parallel edges apart."""
+    (a, b), = rel.pairs
+    a_key, b_key = schema.node(a).key, schema.node(b).key
+    extra = "".join(f", e.{p} AS {p}" for p in rel.identity)
+    order = "".join(f", {p}" for p in rel.identity)
+    where = " AND ".join(f"e.{p} = r.{p}" for p in rel.identity)
+    return (
         NamedQuery(
-            name=f"standard_rels_{_type.lower()}",
-            title=f"{_type} relationships between definitions",
-            cypher=(f"MATCH (a:{_a})-[e:{_type}]->(b:{_b}) RETURN a.{_ak} AS src, b.{_bk} AS dst{_extra} "
-                    f"ORDER BY src, dst{_order}"),
+            name=f"standard_rels_{rel.type.lower()}",
+            title=f"{rel.type} relationships between definitions",
+            cypher=(f"MATCH (a:{a})-[e:{rel.type}]->(b:{b}) RETURN a.{a_key} AS src, b.{b_key} AS dst{extra} "
+                    f"ORDER BY src, dst{order}"),
+            visibility=Visibility.INTERNAL,
         ),
         NamedQuery(
-            name=f"standard_delete_{_type.lower()}",
-            title=f"Delete {_type} relationships a later edition no longer defines",
-            params={"rows": []},
-            cypher=(f"UNWIND $rows AS r MATCH (a:{_a} {{{_ak}: r.src}})-[e:{_type}]->(b:{_b} {{{_bk}: r.dst}})"
-                    f"{_where} DELETE e"),
+            name=f"standard_delete_{rel.type.lower()}",
+            title=f"Delete {rel.type} relationships a later edition no longer defines",
+            parameters=required(rows=None),
+            cypher=(f"UNWIND $rows AS r MATCH (a:{a} {{{a_key}: r.src}})-[e:{rel.type}]->(b:{b} {{{b_key}: r.dst}})"
+                    f"{' WHERE ' + where if where else ''} DELETE e"),
+            visibility=Visibility.INTERNAL,
             write=True,
         ),
     )
 
-STANDARD_RELATIONSHIPS = tuple(_DEF_RELS)
+
+# relationships whose every end is a definition: what a later edition of the standard may drop
+_DEFINITION_RELS = tuple(r for r in schema.REL_TYPES if all({a, b} <= set(_DEFINITIONS) for a, b in r.pairs))
+for _rel in _DEFINITION_RELS:
+    register(*_stale_relationship_queries(_rel))
+
+STANDARD_RELATIONSHIPS = tuple(r.type for r in _DEFINITION_RELS)

@@ -131,10 +131,11 @@ class GraphStore(ABC):
         """Run Cypher. Read-only unless write=True (which a read-only store refuses)."""
 
     def run(self, name: str, timeout_s: float | None = None, **params: Any) -> QueryResult:
-        """Run a named query of model.queries, in this engine's variant; its defaults fill the gaps."""
+        """Run a named query of model.queries, in this engine's variant. Its declared defaults fill the
+        optional parameters; an unknown name, an unknown parameter or a missing required one is refused
+        (UnknownQuery / ParameterError, both StoreErrors) before the engine sees anything."""
         named = queries.get(name)
-        return self.query(named.text(self.dialect), {**named.params, **params}, write=named.write,
-                          timeout_s=timeout_s)
+        return self.query(named.text(self.dialect), named.bind(params), write=named.write, timeout_s=timeout_s)
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Counts per node label and relationship type, every schema name present (zeros too)."""

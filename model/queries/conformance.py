@@ -1,0 +1,131 @@
+"""Named queries: conformance, the instances checked against their IOD's modules at ingest.
+
+An instance stores its findings as lists of 'Module' (a mandatory module missing) or 'Module>Keyword'
+(a Type 1 / Type 2 attribute absent or empty); these queries aggregate and drill into those lists.
+"""
+
+from __future__ import annotations
+
+from pydicom.uid import CTImageStorage
+
+from . import NamedQuery, Visibility, optional, register, required, union_all
+
+_FINDING_LISTS = ("modules_missing", "type1_missing", "type1_empty", "type2_missing")
+
+
+def _module_of(expr: str, dialect: str) -> str:
+    """The module part of a finding: `Module>Keyword` -> `Module`; a missing module is just its name."""
+    return f"split_part({expr}, '>', 1)" if dialect == "embedded" else f"split({expr}, '>')[0]"
+
+
+def _all_findings() -> str:
+    return " + ".join(f"coalesce(i.{lst}, [])" for lst in _FINDING_LISTS)
+
+
+def _conformance_by_module(dialect: str) -> str:
+    failing = "MATCH (c:SOPClass {uid: $sop_class})<-[:INSTANCE_OF]-(i:Instance) WHERE i.conformant = false "
+    branches = [
+        f"{failing}UNWIND coalesce(i.{lst}, []) AS f WITH DISTINCT i, {_module_of('f', dialect)} AS module "
+        f"RETURN module, '{lst}' AS finding, count(i) AS instances"
+        for lst in _FINDING_LISTS
+    ]
+    branches.append(
+        f"{failing}UNWIND ({_all_findings()}) AS f WITH DISTINCT i, {_module_of('f', dialect)} AS module "
+        f"RETURN module, 'any' AS finding, count(i) AS instances")
+    return union_all(branches)
+
+
+def _per_module(dialect: str) -> str:
+    """Findings per (SOP class, module): list filtering and membership are spelled per engine."""
+    if dialect == "embedded":
+        def count(lst: str) -> str:
+            return (f"size(list_filter(coalesce(i.{lst}, CAST([] AS STRING[])), "
+                    "x -> starts_with(x, m.name + '>')))")
+
+        def has(lst: str) -> str:
+            return f"list_contains(i.{lst}, m.name)"
+    else:
+        def count(lst: str) -> str:
+            return f"size([x IN i.{lst} WHERE x STARTS WITH (m.name + '>')])"
+
+        def has(lst: str) -> str:
+            return f"m.name IN i.{lst}"
+    return ("MATCH (i:Instance)-[:INSTANCE_OF]->(c:SOPClass)-[:USES_IOD]->(:IOD)-[inc:INCLUDES]->(m:Module) "
+            "WHERE i.conformant IS NOT NULL "
+            f"WITH c, m, inc, i, {count('type1_missing')} AS t1m, {count('type1_empty')} AS t1e, "
+            f"{count('type2_missing')} AS t2m "
+            "RETURN c.uid AS sop_class_uid, c.name AS sop_class, m.name AS module, inc.usage AS usage, "
+            "count(i) AS instances_checked, "
+            f"sum(CASE WHEN {has('modules_present')} THEN 1 ELSE 0 END) AS instances_with_module, "
+            f"sum(CASE WHEN {has('modules_missing')} THEN 1 ELSE 0 END) AS mandatory_missing, "
+            "sum(CASE WHEN t1m > 0 THEN 1 ELSE 0 END) AS instances_type1_missing, "
+            "sum(CASE WHEN t1e > 0 THEN 1 ELSE 0 END) AS instances_type1_empty, "
+            "sum(CASE WHEN t2m > 0 THEN 1 ELSE 0 END) AS instances_type2_missing, "
+            "sum(t1m) AS type1_missing, sum(t1e) AS type1_empty, sum(t2m) AS type2_missing "
+            "ORDER BY sop_class_uid, module")
+
+
+register(
+    NamedQuery(
+        name="conformance_requirements",
+        title="Modules and top-level attributes of each SOP class's IOD",
+        description="Rows (SOP class, module, usage, attribute type, keyword) the ingest checks against.",
+        cypher="MATCH (c:SOPClass)-[:USES_IOD]->(:IOD)-[inc:INCLUDES]->(m:Module) "
+               "OPTIONAL MATCH (m)-[ct:CONTAINS]->(a:Attribute) WHERE ct.path = '' "
+               "RETURN c.uid AS sop_class_uid, m.name AS module, inc.usage AS usage, ct.type AS type, "
+               "a.keyword AS keyword",
+        visibility=Visibility.INTERNAL,
+    ),
+    NamedQuery(
+        name="instance_conformance",
+        title="Conformance of one instance",
+        parameters=required(uid=None),
+        cypher="MATCH (i:Instance {SOPInstanceUID: $uid}) "
+               "RETURN i.SOPInstanceUID AS uid, i.SOPClassUID AS sop_class_uid, i.conformant AS conformant, "
+               "i.modules_present AS modules_present, i.modules_missing AS modules_missing, "
+               "i.type1_missing AS type1_missing, i.type1_empty AS type1_empty, "
+               "i.type2_missing AS type2_missing",
+    ),
+    NamedQuery(
+        name="conformance_by_sop_class",
+        title="Conformance per SOP class: instances complete",
+        description="Instances checked against their IOD (those ingested with the standard loaded) and how "
+                    "many are complete: no mandatory module missing, no Type 1 / Type 2 attribute absent or empty.",
+        cypher="MATCH (i:Instance)-[:INSTANCE_OF]->(c:SOPClass) WHERE i.conformant IS NOT NULL "
+               "RETURN c.uid AS sop_class_uid, coalesce(c.name, c.uid) AS sop_class, count(i) AS instances, "
+               "sum(CASE WHEN i.conformant THEN 1 ELSE 0 END) AS complete "
+               "ORDER BY instances DESC, sop_class_uid",
+    ),
+    NamedQuery(
+        name="conformance_by_module",
+        title="Conformance of one SOP class per module: instances failing, by finding",
+        description="finding is modules_missing, type1_missing, type1_empty, type2_missing, or 'any' (an "
+                    "instance failing the module in any way); instances are distinct per (module, finding).",
+        parameters=required(sop_class=CTImageStorage),
+        cypher=_conformance_by_module("neo4j"),
+        variants={"embedded": _conformance_by_module("embedded")},
+    ),
+    NamedQuery(
+        name="conformance_failing",
+        title="Instances of a SOP class failing in a module (or anywhere when module is '')",
+        parameters=required(sop_class=CTImageStorage) + optional(module="", limit=5000),
+        cypher="MATCH (c:SOPClass {uid: $sop_class})<-[:INSTANCE_OF]-(i:Instance) WHERE i.conformant = false "
+               f"UNWIND ({_all_findings()}) AS f "
+               "WITH i, f WHERE $module = '' OR f = $module OR f STARTS WITH ($module + '>') "
+               "WITH i, collect(f) AS findings "
+               "OPTIONAL MATCH (se:Series)-[:HAS_INSTANCE]->(i) "
+               "RETURN i.SOPInstanceUID AS sop_instance_uid, se.SeriesInstanceUID AS series_uid, "
+               "i.Modality AS modality, i.path AS path, findings "
+               "ORDER BY sop_instance_uid LIMIT $limit",
+    ),
+    NamedQuery(
+        name="conformance_by_sop_class_module",
+        title="Conformance per SOP class and module",
+        description="Per SOP class and IOD module: instances checked, how many have the module, how many "
+                    "miss it while it is mandatory, and how many lack Type 1 / have empty Type 1 / lack "
+                    "Type 2 attributes of it (findings are stored per instance as 'Module>Keyword').",
+        cypher=_per_module("neo4j"),
+        variants={"embedded": _per_module("embedded")},
+        visibility=Visibility.EXAMPLE,
+    ),
+)
