@@ -122,7 +122,8 @@ HOSTILE = [
     ("MATCH (n) RETURN 'unterminated", "unterminated string"),
     ("MATCH (n) RETURN n /* unterminated", "unterminated comment"),
     ("MATCH (n) RETURN `unterminated", "unterminated backtick"),
-    ("MATCH (n RETURN n", "unbalanced"),
+    ("MATCH (n RETURN n CREATE (m)", "CREATE"),
+    ("MATCH (n)) RETURN n CREATE (m)", "CREATE"),
 ]
 
 READS = [
@@ -217,6 +218,12 @@ def test_neo4j_read_procedures_accepted_there_only(statement: str):
 def test_embedded_read_procedures_accepted_there_only(statement: str):
     check_read(statement, "embedded")
     assert refusal(statement, "neo4j")
+
+
+@pytest.mark.parametrize("statement", ["MATCH (n:Patient RETURN n", "MATCH (n)) RETURN n", "RETURN"])
+def test_syntax_errors_are_left_to_the_engine(statement: str):
+    """Every token was still checked: the engine says what is wrong (a QueryError, not a refusal)."""
+    check_read(statement, "embedded")
 
 
 def test_write_flag_skips_the_check():

@@ -39,8 +39,6 @@ class Walk:
                 self._require_not_start(token)
                 self.expect = VALUE
             self.i += 1
-        if self.stack:
-            raise Refused("unbalanced brackets")
 
     # --- words ----------------------------------------------------------------------------------
     def _word(self, token: Token) -> None:
@@ -160,9 +158,9 @@ class Walk:
         elif text == "{":
             self._open(self._brace_kind())
         elif text in ")]}":
-            if not self.stack or self.stack.pop()[0] != CLOSES[text]:
-                raise Refused("unbalanced brackets")
-            self.expect = VALUE
+            if self.stack and self.stack[-1][0] == CLOSES[text]:
+                self.stack.pop()
+            self.expect = VALUE  # a stray bracket is the engine's syntax error to report
         elif text == "." and self._adjacent_word() and (
                 self.expect == VALUE and self.tokens[self.i - 1].kind != "literal"
                 or self.stack[-1:] == ["{map"] and self._text_at(self.i - 1) in ("{", ",")):
