@@ -13,9 +13,9 @@ from typing import NamedTuple
 
 LINE_ENDS = "\n\r\u2028\u2029\x0b\x0c\x85"
 WORD = re.compile(r"[^\W\d]\w*")  # Unicode letters, as the engines' identifiers
-# digits only (1e5, 0x1F and 1_000 are a number and a word: refused, the safe side), never digits and the
-# letters after them, which the engines' lexers cut in two: `LIMIT 1CREATE (n)` is LIMIT 1 CREATE (n)
-NUMBER = re.compile(r"\d+")
+# a number as the engines' lexers end it, never with the letters after it: they cut `LIMIT 1CREATE (n)` into
+# LIMIT 1 CREATE (n). (A float is three tokens, 1 . 5, which the walk reads as well.)
+NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|0[oO][0-7]+|\d+(?:[eE][+-]?\d+)?")
 
 
 class Refused(Exception):
