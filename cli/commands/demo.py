@@ -8,7 +8,6 @@ dashboard on the result.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -64,7 +63,7 @@ def demo(
 
       dicom-graph demo --no-dashboard && dicom-graph query example_derived_objects --db dicom-graph-demo.db
     """
-    from dicom_graph.commands.dashboard import streamlit_command
+    from dicom_graph.commands.dashboard import serve, streamlit_command
     from dicom_graph.loader.ingest import run_ingest
     from dicom_graph.loader.standard.load import format_summary, load_standard
     from dicom_graph.model.store import open_store
@@ -99,11 +98,7 @@ def demo(
         return
     command, env = streamlit_command(path, None, [], headless=headless, port=port)
     typer.echo(f"starting the dashboard on http://127.0.0.1:{port or 8501} (Ctrl+C to stop) ...")
-    try:
-        code = subprocess.call(command, env=env)
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code)
+    raise typer.Exit(serve(command, env))  # SIGTERM / Ctrl+C reach the Streamlit child, which is waited for
 
 
 def register(app: typer.Typer) -> None:

@@ -1,8 +1,12 @@
-"""Cypher: an editor for analysts. Read-only (the store is opened read-only and the engine refuses
-writes), with a library of the named queries marked as examples, parameters, a row and a time limit,
-results as a table and as a graph, and CSV / JSON downloads."""
+"""Cypher: an editor for analysts, with a library of the named queries marked as examples, parameters, a
+row and a time limit, results as a table and as a graph, and CSV / JSON downloads.
+
+Read-only twice over: the store only accepts statements made of read clauses (model/read_only, decided
+before the engine sees them, since a read-only engine still runs CHECKPOINT, COPY TO, LOAD and LOAD
+EXTENSION), and it is opened read-only."""
 
 import json
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -15,7 +19,8 @@ from dicom_graph.model.store.base import json_value
 st.title("Cypher")
 store = graph.store()
 st.caption(f"Read-only on the {'embedded (LadybugDB)' if store.dialect == 'embedded' else 'Neo4j'} engine: "
-           "statements that would change the graph are refused. Property names are DICOM keywords "
+           "only reads (MATCH, WITH, UNWIND, WHERE, RETURN, ... and the read procedures) are accepted. "
+           "Property names are DICOM keywords "
            "(`Series.Modality`, `Instance.SliceThickness`). The example library runs on both engines.")
 
 library = {q.name: q for q in sorted(queries.all_queries().values(), key=lambda q: q.title)
@@ -54,7 +59,9 @@ if st.button("Run", type="primary", key="cy_run"):
     try:
         result = store.query(text, params, timeout_s=float(time_limit))
     except ReadOnlyError as exc:
-        st.error(f"Refused: the dashboard is read-only ({exc}). Writes go through `dicom-graph query --write`.")
+        reason = str(exc).replace("; pass --write to change it", "")  # the dashboard has no --write
+        st.error(f"{reason[:1].upper()}{reason[1:]}: the dashboard only reads (changes go through "
+                 "`dicom-graph query --write`).")
         st.stop()
     except QueryError as exc:
         st.error(f"The engine rejected the query: {exc}")
@@ -71,9 +78,9 @@ if "cy_result" in st.session_state:
     result = QueryResult(list(columns), rows)
     st.caption(f"{total:,} rows" + (f", showing the first {len(rows):,}" if total > len(rows) else ""))
     nodes: dict = {}
-    edges = []
+    edges: list[tuple[Any, Any, str]] = []
 
-    def collect(value) -> None:
+    def collect(value: Any) -> None:
         if isinstance(value, dict) and "_label" in value:
             nodes.setdefault(value["_id"], {"label": graph.node_caption(value), "kind": value["_label"]})
         elif isinstance(value, dict) and "_type" in value:

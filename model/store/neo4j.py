@@ -133,6 +133,8 @@ class Neo4jStore(GraphStore):
     # --- reading --------------------------------------------------------------------------------
     def query(self, cypher: str, params: dict[str, Any] | None = None, *, write: bool = False,
               timeout_s: float | None = None) -> QueryResult:
+        from ..read_only import check_read  # what a read is, decided before the engine sees it
+        check_read(cypher, self.dialect, write=write)
         if write and self.read_only:
             raise ReadOnlyError("the store is open read-only; pass --write to change it")
 
