@@ -45,7 +45,7 @@ def dashboard_names() -> list[str]:
 
 
 def example_names() -> list[str]:
-    return sorted(n for n, q in queries.all_queries().items() if q.example and not q.write)
+    return sorted(n for n, q in queries.all_queries().items() if q.visibility is queries.Visibility.EXAMPLE)
 
 
 def _first(store: Any, name: str, column: str | None = None, **params: Any) -> Any:
@@ -85,7 +85,7 @@ def pick_params(store: Any) -> dict[str, Any]:
 def params_for(name: str, p: dict[str, Any]) -> dict[str, Any]:
     named = queries.get(name)
     out: dict[str, Any] = {}
-    for key in named.params:
+    for key in (param.name for param in named.parameters):
         if key == "uid":
             out[key] = p["derived_uid"] if name in ("instance_references", "pointers_around_instance") else p["uid"]
         elif key == "study":
@@ -98,6 +98,9 @@ def params_for(name: str, p: dict[str, Any]) -> dict[str, Any]:
         out["uid"] = p["uid"]
     if name in ("network_associations",):
         out["limit"] = 5000
+    for param in named.parameters:  # what the data did not supply: the query's own example value
+        if param.required and param.name not in out and param.example is not None:
+            out[param.name] = param.example
     return out
 
 

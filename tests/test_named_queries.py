@@ -78,7 +78,7 @@ def test_visibility_hides_the_plumbing() -> None:
         assert ALL[name].visibility is Visibility.INTERNAL and name not in listed
     assert {"data_counts", "standard_search", "example_studies_per_modality"} <= set(listed)
     assert all(q.visibility is Visibility.INTERNAL for q in ALL.values() if q.write)
-    assert {n for n, q in ALL.items() if q.example} == set(listed)  # what the Cypher library reads
+    assert {n for n, q in ALL.items() if q.listed} == set(listed)  # what the Cypher library reads
 
 
 def test_the_cypher_editor_starts_from_defaults_and_examples_never_bound() -> None:

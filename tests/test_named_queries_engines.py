@@ -29,10 +29,7 @@ from dicom_graph.model.store.base import plain
 
 from .conftest import ENGINES, make_store
 
-try:  # where the ingest pipeline's entry point is exported, after and before the loader's move
-    from dicom_graph.loader.ingest import run_ingest
-except ImportError:
-    from dicom_graph.loader.ingest.pipeline import run_ingest
+from dicom_graph.loader.ingest import run_ingest
 
 ANY_ATTRIBUTE = browse.attribute_filter("Modality")  # the data browser's per-keyword family, one member
 READ_QUERIES = sorted(name for name, q in queries.all_queries().items() if not q.write)

@@ -23,8 +23,7 @@ st.caption(f"Read-only on the {'embedded (LadybugDB)' if store.dialect == 'embed
            "Property names are DICOM keywords "
            "(`Series.Modality`, `Instance.SliceThickness`). The example library runs on both engines.")
 
-library = {q.name: q for q in sorted(queries.all_queries().values(), key=lambda q: q.title)
-           if q.example and not q.write}
+library = {q.name: q for q in sorted(queries.listed().values(), key=lambda q: q.title)}
 NONE = "(write your own)"
 
 
@@ -33,7 +32,7 @@ def load_example() -> None:
     if name in library:
         q = library[name]
         st.session_state["cy_text"] = q.text(store.dialect)
-        st.session_state["cy_params"] = json.dumps(q.params, default=str)
+        st.session_state["cy_params"] = json.dumps(q.editor_values(), default=str)
 
 
 st.selectbox("Example library", [NONE, *library], key="cy_example", on_change=load_example,

@@ -91,14 +91,7 @@ class NamedQuery:
     def listed(self) -> bool:
         return self.visibility is not Visibility.INTERNAL
 
-    @property
-    def example(self) -> bool:
-        """Every listed query: what the dashboard's Cypher library offers (read by dashboard/views/cypher.py,
-        written before visibility existed, when its library was the queries flagged `example`)."""
-        return self.listed
-
-    @property
-    def params(self) -> dict[str, Any]:
+    def editor_values(self) -> dict[str, Any]:
         """Parameter -> a value to start from (its default, or the example of a required one): what the
         Cypher editor pre-fills; `bind` is what runs."""
         return {p.name: p.example if p.required else p.default for p in self.parameters}

@@ -37,7 +37,7 @@ KEY_CHUNK = 5_000
 #   group (5,000 rows of one group, 20 columns: +547 MB). Completing ~200 stub instances with ~150
 #   columns in one MERGE needed 2.7-3.2 GB at 800k instances: what stopped a 1M ingest with a 2 GB pool
 #   at 375k (and with 4 GB at 775k). So bulk writes update at most UPDATE_SLICE columns per statement
-#   (and the ingest rarely completes stubs at all: see Writer._hold_back in loader/ingest/pipeline.py).
+#   (and the ingest rarely completes stubs at all: see Batcher.take in loader/ingest/batcher.py).
 # - a relationship look-up by source keys scans the relationship table: +0.9 GB for REFERENCES at 1M.
 # A bulk write therefore reopens the database (0.1 s) between its phases (see _release), which keeps
 # the pool's high-water mark to one statement's whatever the archive size; a statement that still
