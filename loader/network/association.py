@@ -210,6 +210,8 @@ def association_batch(assoc: Any, key: str, started_at: dt.datetime, result: str
 
     AE keys: the listener is `TITLE@host:port` (its own listening port); a peer is `TITLE@address`
     (a caller's port is ephemeral, so it is not part of its identity; a peer we call has its port set).
+    `called_ae` is the title the caller asked for, which is not ours when it was rejected for that (or
+    accepted with --any-called-ae); CALLED still points at the listener, the AE that answered.
     """
     requestor, acceptor = assoc.requestor, assoc.acceptor
     calling_title = (requestor.ae_title or "").strip()
@@ -223,6 +225,8 @@ def association_batch(assoc: Any, key: str, started_at: dt.datetime, result: str
     else:
         calling_key = _add_ae(batch, f"{calling_title}@{requestor.address}", calling_title, requestor.address)
         called_key = _add_ae(batch, f"{called_title}@{host}:{local_port}", called_title, host, port=local_port)
+        asked = getattr(requestor.primitive, "called_ae_title", None)
+        called_title = str(asked).strip() if asked else called_title
     row: dict[str, Any] = {"key": key, "started_at": started_at, "calling_ae": calling_title,
                            "called_ae": called_title, "result": result, "reason": reason}
     if ended:
