@@ -269,7 +269,14 @@ class GatedHandler(RequestHandler):
 
 
 class GatedServer(ThreadedAssociationServer):
-    """pynetdicom's threaded server with the gate as its request handler."""
+    """pynetdicom's threaded server with the gate as its request handler.
+
+    Its listen backlog is the kernel's largest, not socketserver's 5: with 5, a burst of connections
+    overflows the accept queue and Linux makes the overflow wait for a SYN-ACK retransmission (1 s, 3 s,
+    ...), so a legitimate peer arriving in a flood was delayed by the kernel before the gate saw it.
+    """
+
+    request_queue_size = socket.SOMAXCONN
 
     def __init__(self, ae: Any, address: tuple[str, int], ae_title: str, contexts: list[Any],
                  ssl_context: Any = None, evt_handlers: list[Any] | None = None, *, gate: Gate) -> None:
