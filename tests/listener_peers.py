@@ -122,9 +122,10 @@ class Listening:
             return open_store(db=self.graph_args[1], read_only=True)
         return open_store(neo4j=self.graph_args[1], read_only=True)
 
-    def send(self, tool: str, title: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-        """A dcmtk tool calling the listener as `title`."""
-        return subprocess.run([dcmtk(tool), "-aet", title, "-aec", CALLED, HOST, str(self.port), *args],
+    def send(self, tool: str, title: str, *args: str, timeout: float = 300,
+             called: str = CALLED) -> subprocess.CompletedProcess:
+        """A dcmtk tool calling the listener (as `called`) as `title`."""
+        return subprocess.run([dcmtk(tool), "-aet", title, "-aec", called, HOST, str(self.port), *args],
                               capture_output=True, text=True, timeout=timeout)
 
     def associate(self, ae: AE, **kwargs: Any) -> Any:

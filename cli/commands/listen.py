@@ -22,14 +22,29 @@ def listen(
              "recognised) and the rejection is recorded. Default: any.")] = None,
     store_dir: Annotated[Optional[Path], typer.Option(
         "--store-dir", help="Also keep each received instance as a Part 10 file <SOPInstanceUID>.dcm here.")] = None,
-    host: Annotated[str, typer.Option(help="Address to bind.")] = "0.0.0.0",
+    host: Annotated[str, typer.Option(
+        help="Address to bind. Default: loopback only, like the dashboard; 0.0.0.0 (or one interface's "
+             "address) to take calls from other machines.")] = "127.0.0.1",
+    any_called_ae: Annotated[bool, typer.Option(
+        "--any-called-ae", help="Accept a request whatever AE title it calls. Default: a request that "
+                                "does not call --ae-title is rejected (called AE title not recognised) "
+                                "and recorded.")] = False,
     peer: Annotated[Optional[list[str]], typer.Option(
         help="AE=HOST:PORT (repeatable): where to send a storage commitment result when the requester "
              "has closed its association.")] = None,
     max_pdu: Annotated[int, typer.Option("--max-pdu", help="Largest PDU accepted, bytes.")] = 262_144,
-    max_associations: Annotated[int, typer.Option("--max-associations", help="Concurrent associations.")] = 16,
-    timeout: Annotated[float, typer.Option(help="DIMSE timeout, seconds (ACSE: half of it; idle network: "
-                                                "twice).")] = 60.0,
+    max_associations: Annotated[int, typer.Option("--max-associations", help="Concurrent associations.")] = 32,
+    max_per_address: Annotated[int, typer.Option(
+        "--max-per-address", help="Connections one address may hold at once (associated or awaiting "
+                                  "their request); more are closed at once and recorded.")] = 4,
+    request_timeout: Annotated[float, typer.Option(
+        "--request-timeout", help="Seconds a connection has to send its A-ASSOCIATE-RQ (the ARTIM timer); "
+                                  "then it is closed and recorded. Bytes that are not a request close it "
+                                  "at once.")] = 5.0,
+    timeout: Annotated[float, typer.Option(help="DIMSE timeout, seconds (ACSE: half of it).")] = 60.0,
+    idle_timeout: Annotated[Optional[float], typer.Option(
+        "--idle-timeout", help="Seconds an association may stay silent, or take over one PDU, before it is "
+                               "aborted and recorded as timed out. Default: twice --timeout.")] = None,
     grace: Annotated[float, typer.Option(help="On SIGTERM / Ctrl-C, seconds associations in progress may "
                                               "take to finish.")] = 30.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings and errors only.")] = False,
@@ -51,6 +66,11 @@ def listen(
     Notification (N-CREATE). Every association is recorded: both AEs, when, the result, and each proposed
     presentation context (SOP class, transfer syntaxes offered and accepted, SCU/SCP role).
 
+    Hostile or broken peers: a connection must send its A-ASSOCIATE-RQ within --request-timeout, one
+    address holds at most --max-per-address connections, and a silent or trickling association is
+    aborted after --idle-timeout; every connection dropped, association rejected, aborted or timed out
+    is recorded with the peer's address and the reason (result 'dropped' when no request came).
+
     Each message is one transaction, committed before the response: `dicom-graph query` (another
     process) sees it at once. SIGTERM or Ctrl-C stops cleanly: no new associations, the ones in progress
     finish, the graph is closed. One line per message is logged on stderr.
@@ -67,6 +87,8 @@ def listen(
         fail(f"--port {port} is not a TCP port", 2)
     if not ae_title.strip() or len(ae_title) > 16:
         fail("--ae-title must be 1 to 16 characters", 2)
+    if min(max_associations, max_per_address) < 1 or request_timeout <= 0 or (idle_timeout or 1) <= 0:
+        fail("--max-associations and --max-per-address must be at least 1, timeouts above 0", 2)
 
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
@@ -76,9 +98,11 @@ def listen(
         stop = threading.Event()
         store = open_for(db, neo4j, write=True)
         config = ListenerConfig(port=port, ae_title=ae_title.strip(), host=host, allow=allowed,
-                                store_dir=store_dir, max_pdu=max_pdu, dimse_timeout=timeout,
-                                acse_timeout=timeout / 2, network_timeout=timeout * 2,
-                                max_associations=max_associations, peers=peers, grace_s=grace)
+                                any_called_ae=any_called_ae, store_dir=store_dir, max_pdu=max_pdu,
+                                request_timeout=request_timeout, dimse_timeout=timeout,
+                                acse_timeout=timeout / 2, network_timeout=idle_timeout or timeout * 2,
+                                max_associations=max_associations, max_per_address=max_per_address,
+                                peers=peers, grace_s=grace)
         listener = Listener(store, config)
         try:
             listener.start()

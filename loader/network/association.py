@@ -3,9 +3,13 @@
 Every association is recorded (ApplicationEntity x2, Association, CALLING, CALLED, one PROPOSED per
 presentation context), accepted or rejected, and finished (ended_at, messages) when it is released,
 aborted or closed. --allow restricts calling AE titles: others get A-ASSOCIATE-RJ permanent / service-user
-/ calling AE title not recognised, and the rejection is recorded with that reason. PDU size, ACSE /
-DIMSE / network timeouts and the number of concurrent associations are bounded. Recording never stops
-an association: a failed write is logged and the association goes on.
+/ calling AE title not recognised; a request calling another AE title than ours gets called AE title not
+recognised (unless --any-called-ae); each rejection is recorded with its reason. PDU size, ACSE / DIMSE /
+network timeouts and the number of concurrent associations are bounded; an association aborted for a
+network timeout (idle, or a PDU that does not complete) is recorded with that reason. A connection the
+gate (gate.py) drops before it is an association is recorded too, as an Association whose result is
+'dropped', called by the peer's address only (it sent no AE title). Recording never stops an
+association: a failed write is logged and the association goes on.
 
 The reason and context-result texts below are the graph's vocabulary (the network_* queries and the
 dashboard read them), so they are ours, not pynetdicom's display strings.
@@ -51,6 +55,7 @@ def build_ae(config: ListenerConfig, supported: Iterable[str], requested: Iterab
     ae.maximum_associations = config.max_associations
     if config.allow:
         ae.require_calling_aet = list(config.allow)
+    ae.require_called_aet = not config.any_called_ae
     syntaxes = list(ALL_TRANSFER_SYNTAXES)
     for uid in supported:
         ae.add_supported_context(uid, syntaxes)
@@ -138,14 +143,15 @@ class Associations:
         if state.ended or not state.accepted:
             return
         state.ended = True
-        self.finish(state.key, state.messages, "aborted" if event.event == evt.EVT_ABORTED else None)
+        reason = (timed_out(event.assoc) or "aborted") if event.event == evt.EVT_ABORTED else None
+        self.finish(state.key, state.messages, reason)
 
     def on_conn_close(self, event: Any) -> None:
         with self._lock:
             state = self._states.pop(event.assoc, None)
         if state is not None and state.accepted and not state.ended:
             state.ended = True
-            self.finish(state.key, state.messages, "connection closed")
+            self.finish(state.key, state.messages, timed_out(event.assoc) or "connection closed")
 
     def record(self, assoc: Any, key: str, started_at: dt.datetime, result: str, reason: str | None,
                *, outgoing: bool = False, ended: bool = False) -> None:
@@ -167,12 +173,45 @@ class Associations:
             LOG.error("could not record the end of association %s: %s", key, exc)
 
 
+def timed_out(assoc: Any) -> str | None:
+    """Why an association ended on a network timeout, or None: idle too long (pynetdicom's idle timer
+    aborts it), or a PDU that did not complete in time (the gate's BoundedSocket shut it)."""
+    try:
+        stalled = getattr(assoc.dul.socket, "stalled", None)
+        if stalled:
+            return str(stalled)
+        if assoc.dul.idle_timer_expired():
+            return f"network timeout: idle for {assoc.network_timeout:g} s"
+    except Exception:  # noqa: BLE001 - used on the way out: never fails
+        pass
+    return None
+
+
+def dropped_batch(drops: list[dict[str, Any]], *, ae_title: str, local_port: int) -> GraphBatch:
+    """Connections dropped before an A-ASSOCIATE-RQ ({address, started_at, ended_at, reason} each): an
+    Association with result 'dropped' and no AE titles, CALLING from the peer known only by its address
+    (key `@address`), CALLED to the listener itself."""
+    host = socket.gethostname()
+    batch = GraphBatch()
+    listener = _add_ae(batch, f"{ae_title}@{host}:{local_port}", ae_title, host, port=local_port)
+    for drop in drops:
+        key = new_key(drop["started_at"])
+        peer = _add_ae(batch, f"@{drop['address']}", "", drop["address"])
+        batch.add_node("Association", {"key": key, "started_at": drop["started_at"], "ended_at": drop["ended_at"],
+                                       "result": "dropped", "reason": drop["reason"], "messages": 0})
+        batch.add_rel("CALLING", "ApplicationEntity", peer, "Association", key)
+        batch.add_rel("CALLED", "Association", key, "ApplicationEntity", listener)
+    return batch
+
+
 def association_batch(assoc: Any, key: str, started_at: dt.datetime, result: str, reason: str | None,
                       *, local_port: int, outgoing: bool = False, ended: bool = False) -> GraphBatch:
     """ApplicationEntity x2, Association, CALLING, CALLED and one PROPOSED per presentation context.
 
     AE keys: the listener is `TITLE@host:port` (its own listening port); a peer is `TITLE@address`
     (a caller's port is ephemeral, so it is not part of its identity; a peer we call has its port set).
+    `called_ae` is the title the caller asked for, which is not ours when it was rejected for that (or
+    accepted with --any-called-ae); CALLED still points at the listener, the AE that answered.
     """
     requestor, acceptor = assoc.requestor, assoc.acceptor
     calling_title = (requestor.ae_title or "").strip()
@@ -186,6 +225,8 @@ def association_batch(assoc: Any, key: str, started_at: dt.datetime, result: str
     else:
         calling_key = _add_ae(batch, f"{calling_title}@{requestor.address}", calling_title, requestor.address)
         called_key = _add_ae(batch, f"{called_title}@{host}:{local_port}", called_title, host, port=local_port)
+        asked = getattr(requestor.primitive, "called_ae_title", None)
+        called_title = str(asked).strip() if asked else called_title
     row: dict[str, Any] = {"key": key, "started_at": started_at, "calling_ae": calling_title,
                            "called_ae": called_title, "result": result, "reason": reason}
     if ended:

@@ -2,6 +2,8 @@
 
 This module composes the services, one module each, and owns the server's life:
 
+- gate.py: what a connection goes through before it is an association (ARTIM timeout, per-address and
+  pending limits, bounded PDU reads), and the recording of the connections it drops;
 - association.py: the AE, its limits and allow-list, and the recording of every association;
 - storage.py: Verification (C-ECHO) and every Storage SOP class (C-STORE, ingested as a file is);
 - mpps.py: Modality Performed Procedure Step (N-CREATE, N-SET) and Instance Availability Notification;
@@ -19,6 +21,7 @@ finish (up to `grace_s`, then aborts them), waits for pending commitment reports
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -27,10 +30,11 @@ from pynetdicom import evt
 from pynetdicom.events import EventHandlerType
 
 from . import commitment, mpps, storage
-from .association import Associations, build_ae
+from .association import Associations, build_ae, dropped_batch
 from .commitment import Commitment
 from .config import ListenerConfig
 from .context import LOG, ServiceContext, calling
+from .gate import Gate, GatedServer
 from .mpps import ProcedureSteps
 from .status import CANNOT_UNDERSTAND, PROCESSING_FAILURE, Refused, status
 from .storage import Storage
@@ -53,6 +57,9 @@ class Listener:
         self.ae = build_ae(self.config, supported=[*storage.SOP_CLASSES, *mpps.SOP_CLASSES, commitment.SOP_CLASS],
                            requested=[commitment.SOP_CLASS])
         self.commitment = Commitment(self.context, self.associations, self.ae)
+        self.gate = Gate(self.config, self.context.write,
+                         lambda drops: dropped_batch(drops, ae_title=self.config.ae_title,
+                                                     local_port=self.bound_port()))
 
     @property
     def counts(self) -> dict[str, int]:
@@ -94,8 +101,11 @@ class Listener:
     def start(self) -> None:
         if self.config.store_dir:
             Path(self.config.store_dir).mkdir(parents=True, exist_ok=True)
-        self._server = self.ae.start_server((self.config.host, self.config.port), block=False,
-                                            evt_handlers=self.handlers())
+        # AE.start_server(block=False), with the gate as the server's request handler
+        self._server = self.ae.make_server((self.config.host, self.config.port), evt_handlers=self.handlers(),
+                                           server_class=GatedServer, gate=self.gate)
+        self.ae._servers.append(self._server)  # as start_server does: server.shutdown() removes it
+        threading.Thread(target=self._server.serve_forever, name="listener-accept", daemon=True).start()
         LOG.info("listening on %s:%d as %s", self.config.host, self.bound_port(), self.config.ae_title)
 
     def bound_port(self) -> int:
@@ -119,5 +129,6 @@ class Listener:
                 assoc.join(5)
         self.commitment.join(self.config.dimse_timeout)
         self.ae.shutdown()
+        self.gate.close()
         self.store.close()
         LOG.info("stopped: %d stored, %d refused", self.counts["stored"], self.counts["failed"])
