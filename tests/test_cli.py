@@ -16,7 +16,15 @@ def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
                           env={**os.environ, **(env or {})})
 
 
+def test_stats_on_a_missing_graph_is_an_error(tmp_path: Path):
+    out = cli("stats", "--json", "--db", str(tmp_path / "nothing-here"))
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.startswith("dicom-graph: no graph at") and len(out.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "nothing-here").exists(), "a reader must not create the graph"
+
+
 def test_stats_json_on_a_new_graph_lists_every_label(tmp_path: Path):
+    assert cli("query", "RETURN 1 AS one", "--write", "--db", str(tmp_path / "x")).returncode == 0
     out = cli("stats", "--json", "--db", str(tmp_path / "x"))
     assert out.returncode == 0, out.stderr
     counts = json.loads(out.stdout)

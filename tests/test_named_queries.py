@@ -83,7 +83,7 @@ def test_visibility_hides_the_plumbing() -> None:
 
 def test_the_cypher_editor_starts_from_defaults_and_examples_never_bound() -> None:
     q = queries.get("conformance_failing")
-    assert q.params == {"sop_class": q.parameters[0].example, "module": "", "limit": 5000}
+    assert q.editor_values() == {"sop_class": q.parameters[0].example, "module": "", "limit": 5000}
     with pytest.raises(ParameterError, match="missing parameter sop_class"):
         q.bind({})
 

@@ -17,18 +17,15 @@ def stats(db: DbOption = None, neo4j: Neo4jOption = None,
     Example: dicom-graph stats --json --db archive.db
 
     The JSON is {"nodes": {"Patient": n, ...}, "relationships": {"HAS_STUDY": n, ...},
-    "bookkeeping": {"IngestRun": n}}; every label and type of the schema is listed, zeros too.
-    A graph that does not exist yet has all zeros.
+    "bookkeeping": {"IngestRun": n}}; every label and type of the schema is listed, zeros too. (The one
+    GraphVersion node, which records the schema version the graph was written with, is not counted.)
+    A graph that does not exist is an error (exit 1), not a table of zeros: a mistyped --db must not
+    read as an empty archive.
     """
-    from dicom_graph.model.store import GraphNotFound
 
     def body() -> None:
-        try:
-            with open_for(db, neo4j) as store:
-                counts = store.stats()
-        except GraphNotFound as exc:
-            typer.echo(f"dicom-graph: {exc}", err=True)
-            counts = _empty_stats()
+        with open_for(db, neo4j) as store:
+            counts = store.stats()
         if as_json:
             typer.echo(json.dumps(counts, sort_keys=False))
             return
@@ -38,14 +35,6 @@ def stats(db: DbOption = None, neo4j: Neo4jOption = None,
                 typer.echo(f"  {name:<20} {count:>12,}")
 
     guarded(body)
-
-
-def _empty_stats() -> dict[str, dict[str, int]]:
-    from dicom_graph.model import schema
-
-    return {"nodes": {n.label: 0 for n in schema.NODE_TYPES if not n.bookkeeping},
-            "relationships": {r.type: 0 for r in schema.REL_TYPES},
-            "bookkeeping": {n.label: 0 for n in schema.NODE_TYPES if n.bookkeeping}}
 
 
 def register(app: typer.Typer) -> None:

@@ -16,8 +16,8 @@ from functools import lru_cache
 
 import pydicom
 import pynetdicom
-from pydicom._dicom_dict import DicomDictionary, RepeatersDictionary
-from pydicom._uid_dict import UID_dictionary
+from pydicom.datadict import DicomDictionary, RepeatersDictionary
+from pydicom.uid import UID_dictionary
 
 from . import curated, highdicom_standard
 from .catalog import StandardCatalog

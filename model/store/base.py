@@ -1,7 +1,8 @@
 """The GraphStore interface every engine implements, and what its methods return.
 
 A store is opened read-only unless asked otherwise: readers (dashboard, `query`, `stats`) can never
-change the graph, and a write through the read path is refused by the engine itself.
+change the graph: a statement on the read path is checked by model/read_only before the engine sees it
+(only read clauses and side-effect-free procedures pass), and the engine's read-only mode refuses writes too.
 """
 
 from __future__ import annotations
