@@ -81,8 +81,15 @@ class Parsers:
             yield result
 
     def _submit(self, i: int, chunk: list[SourceFile]) -> Future[list[FileOutcome]]:
+        """A broken pool refuses new work at once: the refusal waits in the queue like a result, so the
+        chunks are recovered in order when it is reached."""
         assert self.pool is not None
-        return self.pool.submit(process_marked, i, chunk, self.markers)
+        try:
+            return self.pool.submit(process_marked, i, chunk, self.markers)
+        except BrokenProcessPool as exc:
+            refused: Future[list[FileOutcome]] = Future()
+            refused.set_exception(exc)
+            return refused
 
     def _recover(self, pending: deque[tuple[int, Future[list[FileOutcome]]]],
                  chunks: list[list[SourceFile]]) -> deque[tuple[int, Future[list[FileOutcome]]]]:
