@@ -134,6 +134,9 @@ NODE_TYPES: tuple[NodeType, ...] = (
         "modules_present": STRING_LIST, "modules_missing": STRING_LIST,
         "type1_missing": STRING_LIST, "type1_empty": STRING_LIST, "type2_missing": STRING_LIST,
         "conformant": BOOL,
+        # a copy read from a cut or damaged file (never replaces a complete one: loader/ingest/resolve.py);
+        # path_hex: the path's bytes when they are not UTF-8 (`path` is then their escaped text form)
+        "damaged": BOOL, "path_hex": STRING,
         # how many REFERENCES edges this instance's content makes: lets "studies with pointers" be one
         # column scan instead of a walk over every edge (0.5 s at 100k instances, linear in the archive)
         "pointer_count": INT64,
@@ -156,7 +159,7 @@ NODE_TYPES: tuple[NodeType, ...] = (
     # the batch holding the file's instances committed
     NodeType("SourceFile", "key", {"key": STRING, "size": INT64, "mtime_ns": INT64, "status": STRING,
                                    "reason": STRING, "error_class": STRING, "run": STRING,
-                                   "sop_instance_uids": STRING_LIST}, bookkeeping=True),
+                                   "sop_instance_uids": STRING_LIST, "path_hex": STRING}, bookkeeping=True),
 )
 
 _DEFINITION_RELS: tuple[RelType, ...] = (

@@ -17,6 +17,9 @@ from dicom_graph.model import schema
 from .tags import TEXT_VRS, unpack_binary
 
 _SINGLE_VALUE_TEXT_VRS = frozenset({"LT", "ST", "UT", "UR"})
+# what both engines store as an integer (LadybugDB INT64, Neo4j's long): an IS of 20 digits or a UV of
+# 2**64-1 parses as a Python int but fails the whole write ("Python int too large to convert to C long")
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 
 
 def plain(value: Any) -> Any:
@@ -89,7 +92,7 @@ def typed(value: Any, type_: str) -> Any:
     if type_ in schema.LIST_ELEMENT_TYPE:
         items = value if isinstance(value, list) else [value]
         items = [v for v in items if v not in (None, "")]
-        return schema.coerce(items, type_) if items else None
+        return coerce(items, type_) if items else None
     if isinstance(value, list):
         items = [v for v in value if v not in (None, "")]
         if len(items) > 1:
@@ -99,4 +102,14 @@ def typed(value: Any, type_: str) -> Any:
         value = items[0]
     if value == "":
         return None
-    return schema.coerce(value, type_)
+    return coerce(value, type_)
+
+
+def coerce(value: Any, type_: str) -> Any:
+    """schema.coerce, and an integer the engines cannot hold is a ValueError like any unparseable value:
+    the extractor keeps its text among the invalid values instead of losing the file's whole batch."""
+    result = schema.coerce(value, type_)
+    for number in result if isinstance(result, list) else (result,):
+        if type(number) is int and not INT64_MIN <= number <= INT64_MAX:
+            raise ValueError(f"{number} is out of the 64-bit integer range")
+    return result

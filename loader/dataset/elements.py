@@ -17,17 +17,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, cast
 
+from pydicom.charset import python_encoding
 from pydicom.dataelem import RawDataElement
 
 from dicom_graph.model import schema
 
 from .content_hash import update_deferred, update_unnamed, update_value
-from .convert import as_text, fast_value, is_empty, plain, typed
-from .references import Pointers, walk_sequence
-from .tags import FIRST_CONTENT_TAG, REFERENCED_SOP_INSTANCE_UID, element_vr, in_tag_order, seq_name, tag_info
+from .convert import as_text, coerce, fast_value, is_empty, plain, typed
+from .references import Pointers, walk_private, walk_sequence
+from .tags import (FIRST_CONTENT_TAG, REFERENCED_SOP_INSTANCE_UID, dict_vr, element_vr, in_tag_order, seq_name,
+                   tag_info)
 
 MAX_VALUE_CHARS = 1024
 # single-valued types a str converts to directly: the common case, spared the list and bytes handling
+_LONG_TEXT_VRS = frozenset({"ST", "LT", "UT", "UC", "UR"})  # no maximum, or one above MAX_VALUE_CHARS
 _SCALAR_TYPES = frozenset({schema.STRING, schema.INT64, schema.DOUBLE, schema.DATE})
 
 
@@ -49,7 +52,18 @@ def read_elements(ds: Any, digest: Any, removes: Callable[[str], bool]) -> Eleme
     for tag, raw in in_tag_order(ds):
         if tag >= FIRST_CONTENT_TAG:
             reader.element(tag, raw)
+    _check_character_set(reader.out)
     return reader.out
+
+
+def _check_character_set(out: Elements) -> None:
+    """A Specific Character Set pydicom does not know makes it decode every text value as ASCII with
+    replacement: the names it stores may be wrong, so the instance says so."""
+    terms = out.props.get("SpecificCharacterSet") or []
+    unknown = [t for t in (terms if isinstance(terms, list) else [terms]) if t and t not in python_encoding]
+    if unknown:
+        out.problems.append(f"SpecificCharacterSet: unknown character set {', '.join(unknown)}: text values "
+                            "decoded as ASCII")
 
 
 class _Reader:
@@ -74,8 +88,10 @@ class _Reader:
             if kw:
                 self.out.present[kw] = True
             return
-        if kw is None:  # private or unknown: hashed, not a property
+        if kw is None:  # private or unknown: hashed, not a property, but maybe a sequence with pointers
             update_unnamed(self.digest, raw.value, vr)
+            if is_raw and vr in (None, "UN"):
+                walk_private(self.ds, tag, raw, "", self.out.pointers)
             return
         value, type_ = self.decode(tag, raw, is_raw, vr, kw, type_)
         update_value(self.digest, raw, is_raw, vr, value)
@@ -122,12 +138,22 @@ class _Reader:
         out.present[kw] = bool(value)
         if tag == REFERENCED_SOP_INSTANCE_UID and value:
             out.pointers.instances.append(("", value))
-        if not value or self.removes(kw) or len(value) > MAX_VALUE_CHARS:
+        if not value or self.removes(kw) or self.too_long(tag, kw, value):
             return
         try:
-            out.props[kw] = value if type_ == schema.STRING else schema.coerce(value, type_)
+            out.props[kw] = value if type_ == schema.STRING else coerce(value, type_)
         except (ValueError, TypeError, OverflowError):
             out.reject(kw, value, f"not a valid {type_}")
+
+    def too_long(self, tag: int, kw: str, text: str) -> bool:
+        """A value too long to be a property is no property. Long free text (LT, UT, ...) is meant to be
+        long and is left out quietly; any other such value (a 3,000-character Patient ID) is far past its
+        VR's limit, so it is not dropped unsaid: its start is kept among the invalid values."""
+        if len(text) <= MAX_VALUE_CHARS:
+            return False
+        if dict_vr(tag) not in _LONG_TEXT_VRS:
+            self.out.reject(kw, text, f"value of {len(text):,} characters, longer than {MAX_VALUE_CHARS:,}")
+        return True
 
     def store(self, tag: int, kw: str, type_: str | None, value: Any) -> None:
         out = self.out
@@ -137,7 +163,7 @@ class _Reader:
             out.pointers.instances.extend(("", u) for u in (value if isinstance(value, list) else [value]) if u)
         if type_ is None or empty or self.removes(kw):
             return
-        if isinstance(value, (str, list)) and len(as_text(value)) > MAX_VALUE_CHARS:
+        if isinstance(value, (str, list)) and self.too_long(tag, kw, as_text(value)):
             return
         try:
             result = typed(value, type_)

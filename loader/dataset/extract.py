@@ -31,7 +31,7 @@ from .elements import read_elements
 from .identity import ExtractError, identify, patient_key
 from .references import add_references
 
-__all__ = ["Extracted", "ExtractError", "dataset_to_batch"]
+__all__ = ["DAMAGED_PREFIX", "Extracted", "ExtractError", "dataset_to_batch", "mark_damaged"]
 
 
 @dataclass
@@ -47,6 +47,20 @@ class Extracted:
     content_hash: str
     normalized: bool
     problems: list[str] = field(default_factory=list)
+    damaged: bool = False  # read from a cut or damaged file: see mark_damaged
+
+
+DAMAGED_PREFIX = "damaged:"
+
+
+def mark_damaged(ex: Extracted) -> None:
+    """Mark a copy read from a cut or damaged file (loader/ingest/integrity.py). Its hash is of what could
+    be read, not of the instance's content, so it gets a prefix that no complete copy's hash has: the
+    writer can tell a damaged stored copy from its hash alone, and never takes the two for one."""
+    ex.damaged = True
+    ex.content_hash = DAMAGED_PREFIX + ex.content_hash.removeprefix(DAMAGED_PREFIX)
+    row = ex.batch.nodes["Instance"][ex.sop_instance_uid]
+    row.update(damaged=True, content_hash=ex.content_hash)
 
 
 def _ingested_at(mtime_ns: int | None) -> dt.datetime:

@@ -9,6 +9,13 @@ While walking it feeds the content hash with every nested element (content_hash.
 dataset is only traversed once. A sequence pydicom cannot parse, or nesting deeper than 64, is a problem
 noted in `Pointers.problems`, never a failure: the rest of the dataset is still read.
 
+Private sequences are walked too. In an implicit VR file (or as UN) a private sequence such as Philips
+(2001,9000) arrives with no VR: the public dictionary does not know its tag, so it looked like an opaque
+value and its pointers were lost, although pydicom reads it through its private dictionary (the block's
+Private Creator). `walk_private` enters any such value that starts with an item tag and that pydicom
+reads as a sequence; its bytes are still hashed as they were (content hashes of graphs already built
+stay valid), the walk only collects pointers.
+
 `add_references(batch, instance_uid, pointers)` turns them into REFERENCES edges (DESIGN.md: a pointer to
 something not ingested yet points at a stub).
 """
@@ -27,6 +34,14 @@ from .tags import (REFERENCED_SOP_INSTANCE_UID, SERIES_INSTANCE_UID, STUDY_INSTA
                    seq_name)
 
 MAX_DEPTH = 64
+_ITEM_TAGS = (ITEM_START, b"\xff\xfe\xe0\x00")  # (FFFE,E000) little and big endian
+
+
+class _NoDigest:
+    """The digest of a walk that only collects pointers (the element was hashed as a whole)."""
+
+    def update(self, data: bytes) -> None:
+        return None
 
 
 @dataclass
@@ -98,6 +113,21 @@ def walk_item(item: Any, via: str, digest: Any, out: Pointers, depth: int) -> No
             targets.extend((via, uid) for uid in _pointer_uids(item, tag, raw, is_raw))
         digest.update(tag.to_bytes(4, "little"))
         update_nested(digest, item, tag, raw, is_raw, vr)
+        if targets is None and vr in (None, "UN"):
+            walk_private(item, tag, raw, via, out, depth + 1)
+
+
+def walk_private(container: Any, tag: int, raw: Any, via: str, out: Pointers, depth: int = 0) -> None:
+    """Collect the pointers of a value without a known VR that is a sequence after all (module doc)."""
+    value = getattr(raw, "value", None)
+    if not isinstance(value, bytes) or value[:4] not in _ITEM_TAGS:
+        return
+    try:
+        elem = container[tag]  # pydicom resolves the VR through its private dictionary
+    except Exception:
+        return  # hashed as a value already: nothing is lost that was kept before
+    if elem.VR == "SQ":
+        walk_sequence(elem, f"{via}>{seq_name(tag)}" if via else seq_name(tag), _NoDigest(), out, depth)
 
 
 def add_references(batch: GraphBatch, instance_uid: str, pointers: Pointers) -> int:

@@ -4,11 +4,24 @@ Extraction (loader/dataset) is pure and runs in worker processes; whatever depen
 in the graph is decided here, in the one writer process, for both the file ingest and the listener
 (which uses add_study_patient_keys):
 
-- instances: a new one is written whole; one already in the graph with the same content adds nothing;
-  one with other content keeps the first version and records the other's hash (a content conflict),
-  and its pointer count is recounted once written (its edges now come from several versions);
+- instances, when several copies share a SOP Instance UID (the conflict policy, below);
 - Study.patient_keys: every patient key a study has been seen under, accumulated across batches;
 - SOP classes that neither pydicom nor the graph knows become nodes marked unknown, named by their UID.
+
+The conflict policy. Copies of one instance (same SOP Instance UID) arrive in any order, in one batch
+or across batches and runs; a copy is *complete* or *damaged* (read from a cut or damaged file, see
+integrity.py; its content hash starts with `damaged:`). Which copy the Instance node shows:
+- the first complete copy wins and stays; a later complete copy with other content adds its hash to
+  `conflicting_hashes`, and its context and pointers are merged (its edges are recounted);
+- a damaged copy never replaces a complete one, in either order: after a complete copy it only adds its
+  hash to `conflicting_hashes`, with nothing of its context or pointers; before any complete copy it is
+  written (marked `damaged: true`) and the first complete copy to arrive then replaces its properties
+  (path, values, hash; `damaged: false`), keeping the damaged hash in `conflicting_hashes`. A damaged
+  copy is a prefix of its file, so it has no property the complete copy lacks; its pointers, if any, are
+  a subset of the complete copy's and stay counted;
+- an identical copy (same hash) changes nothing.
+Every copy's file keeps its own SourceFile row (path, status `damaged` with the reason), and the report
+lists each damaged copy with its path: what was kept of the copies that lost.
 """
 
 from __future__ import annotations
@@ -18,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from pydicom.uid import UID_dictionary
 
-from dicom_graph.loader.dataset.extract import Extracted
+from dicom_graph.loader.dataset.extract import DAMAGED_PREFIX, Extracted
 from dicom_graph.loader.ingest.sizes import LOOKUP_CHUNK
 from dicom_graph.loader.ingest.worker import FileOutcome
 from dicom_graph.model.batch import GraphBatch
@@ -50,11 +63,12 @@ class Resolver:
     def resolve(self, files: list[FileOutcome]) -> ResolvedBatch:
         extracted = [ex for o in files for ex in o.extracted]
         resolved = ResolvedBatch(GraphBatch(), files)
+        ignored = self._instances(resolved, extracted)
         for ex in extracted:  # everything but the instance rows, which depend on the graph
-            resolved.graph.merge(_without_instance_row(ex))
+            if id(ex) not in ignored:
+                resolved.graph.merge(_without_instance_row(ex))
             resolved.graph.add_stub("Instance", ex.sop_instance_uid)
-        self._instances(resolved, extracted)
-        add_study_patient_keys(self.store, resolved.graph, extracted)
+        add_study_patient_keys(self.store, resolved.graph, [ex for ex in extracted if id(ex) not in ignored])
         self._sop_classes(resolved, extracted)
         return resolved
 
@@ -62,26 +76,41 @@ class Resolver:
         """Only a written batch settles its SOP classes: a batch cut short by Ctrl-C is resolved again."""
         self.known_sop_classes |= resolved.sop_classes
 
-    def _instances(self, resolved: ResolvedBatch, extracted: list[Extracted]) -> None:
-        """Instance rows for the batch: new ones whole, known ones only their conflicts."""
+    def _instances(self, resolved: ResolvedBatch, extracted: list[Extracted]) -> set[int]:
+        """Instance rows for the batch by the conflict policy (module doc); returns the ids of the copies
+        whose context and pointers are left out (damaged copies that lost to a complete one)."""
         known = self._instance_hashes(sorted({ex.sop_instance_uid for ex in extracted}))
         rows = resolved.graph.nodes.setdefault("Instance", {})
+        written: dict[str, Extracted] = {}  # the copy this batch writes whole, per UID
+        ignored: set[int] = set()
         for ex in extracted:
             uid, h = ex.sop_instance_uid, ex.content_hash
             existing = known.get(uid)
             if existing is None:
                 rows[uid] = dict(_instance_row(ex))
+                written[uid] = ex
                 known[uid] = {"hash": h, "conflicts": []}  # a second copy in this batch is compared to it
                 resolved.instances_new += 1
-            elif existing["hash"] == h or h in existing["conflicts"]:
+                continue
+            if existing["hash"] == h or h in existing["conflicts"]:
                 resolved.instances_unchanged += 1
-            else:
-                # same SOP Instance UID, other content: keep the first, record the other
-                existing["conflicts"] = sorted(set(existing["conflicts"]) | {h})
-                row = rows.setdefault(uid, {"SOPInstanceUID": uid})
-                row["conflicting_hashes"] = existing["conflicts"]
-                resolved.conflicted.add(uid)
-                resolved.instances_updated += 1
+                ignored.add(id(ex))
+                continue
+            replaces = existing["hash"].startswith(DAMAGED_PREFIX) and not ex.damaged
+            existing["conflicts"] = sorted(set(existing["conflicts"]) | {existing["hash"] if replaces else h})
+            if replaces:  # the first complete copy takes the place of a damaged one
+                loser = written.get(uid)
+                if loser is not None:
+                    ignored.add(id(loser))
+                rows[uid] = {**_instance_row(ex), "damaged": False}
+                rows[uid].setdefault("invalid_values", [])
+                written[uid], existing["hash"] = ex, h
+            elif ex.damaged:
+                ignored.add(id(ex))
+            rows.setdefault(uid, {"SOPInstanceUID": uid})["conflicting_hashes"] = existing["conflicts"]
+            resolved.conflicted.add(uid)
+            resolved.instances_updated += 1
+        return ignored
 
     def _instance_hashes(self, uids: list[str]) -> dict[str, dict[str, Any]]:
         """Content hash and recorded conflicts of the complete (non-stub) instances among `uids`."""

@@ -1,6 +1,8 @@
 """Where instances come from: walking paths, recognising what a file is, reading its headers.
 
-- `walk(paths)`: every regular file under each path, recursively, in a stable order, with size and mtime.
+- `walk(paths)`: every regular file under each path, recursively, in a stable order, with size and mtime;
+  what it skips (FIFOs, sockets, dangling or outward symlinks, unreadable entries) is told, with a reason.
+- `stored_path(path)`: the text (and, for paths that are not UTF-8, the bytes) a path is stored as.
 - `sniff(head, name)`: what a file is from its first bytes: Part 10 ('DICM' at 128), a preamble-less
   dataset (starts with a plausible group 0002 / 0008 element, little or big endian), a DICOM JSON
   document (`.json` whose text starts with `{` or `[`), or not DICOM (with a reason; gzip, zip, PDF,
@@ -14,9 +16,10 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import warnings
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 import pydicom
 from pydicom.dataset import Dataset
@@ -36,19 +39,32 @@ class SourceFile:
     mtime_ns: int
 
 
-def walk(paths: Iterable[str], skip: Iterable[str] = ()) -> Iterator[SourceFile]:
-    """Every regular file under the given paths (files are taken as they are), sorted per directory."""
+Skip = Callable[[str, str], None]  # (path, reason) of an entry the walk does not yield
+
+
+def _ignore(path: str, reason: str) -> None:
+    return None
+
+
+def walk(paths: Iterable[str], skip: Iterable[str] = (), on_skip: Skip = _ignore) -> Iterator[SourceFile]:
+    """Every regular file under the given paths (files are taken as they are), sorted per directory.
+
+    What is not yielded is told to `on_skip` with a reason, so that the report can say it: FIFOs,
+    sockets and devices (reading one would block or never end), dangling symlinks, symlinks that lead
+    out of the given trees (a link to / would ingest a whole machine unasked), and entries or folders
+    that cannot be stat'ed or listed.
+    """
     skip_set = {os.path.abspath(s) for s in skip}
+    tops = [os.path.abspath(p) for p in paths]
+    roots = [os.path.realpath(p) for p in tops]
     seen_dirs: set[tuple[int, int]] = set()
-    for top in paths:
-        top = os.path.abspath(top)
-        if os.path.isfile(top):
-            st = os.stat(top)
-            if top not in skip_set:
-                yield SourceFile(top, st.st_size, st.st_mtime_ns)
-            continue
+    for top in tops:
         if not os.path.isdir(top):
-            raise FileNotFoundError(f"no such file or directory: {top}")
+            if not os.path.lexists(top):
+                raise FileNotFoundError(f"no such file or directory: {top}")
+            if top not in skip_set:
+                yield from _entry(top, roots, on_skip, given=True)
+            continue
         stack = [top]
         while stack:
             d = stack.pop()
@@ -60,21 +76,75 @@ def walk(paths: Iterable[str], skip: Iterable[str] = ()) -> Iterator[SourceFile]
                 seen_dirs.add(ident)
                 with os.scandir(d) as it:
                     entries = sorted(it, key=lambda e: e.name)
-            except OSError:
+            except OSError as exc:
+                on_skip(d, f"folder not read: {exc.strerror or exc}")
                 continue
             subdirs = []
             for e in entries:
+                if e.path in skip_set:
+                    continue
                 try:
                     if e.is_dir():
-                        subdirs.append(e.path)
-                    elif e.is_file():
-                        if e.path in skip_set:
-                            continue
-                        st = e.stat()
-                        yield SourceFile(e.path, st.st_size, st.st_mtime_ns)
-                except OSError:
+                        if not e.is_symlink() or _inside(e.path, roots, on_skip):
+                            subdirs.append(e.path)
+                        continue
+                except OSError as exc:
+                    on_skip(e.path, f"not read: {exc.strerror or exc}")
                     continue
+                yield from _entry(e.path, roots, on_skip)
             stack.extend(reversed(subdirs))
+
+
+def _entry(path: str, roots: list[str], on_skip: Skip, given: bool = False) -> Iterator[SourceFile]:
+    """The SourceFile of one non-folder entry, or the reason it is skipped."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        on_skip(path, f"dangling symlink to {os.readlink(path)}" if os.path.islink(path) else "vanished")
+        return
+    except OSError as exc:
+        on_skip(path, f"not read: {exc.strerror or exc}")
+        return
+    if not stat.S_ISREG(st.st_mode):
+        on_skip(path, f"not a regular file: {_kind(st.st_mode)}")
+        return
+    if not given and os.path.islink(path) and not _inside(path, roots, on_skip):
+        return
+    yield SourceFile(path, st.st_size, st.st_mtime_ns)
+
+
+def _inside(link: str, roots: list[str], on_skip: Skip) -> bool:
+    """Whether a symlink's target lies in one of the trees being ingested; if not, it is reported."""
+    target = os.path.realpath(link)
+    if any(target == r or target.startswith(r.rstrip(os.sep) + os.sep) for r in roots):
+        return True
+    on_skip(link, f"symlink out of the ingested folders, to {target}: not followed")
+    return False
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
+                       (stat.S_ISBLK, "block device")):
+        if test(mode):
+            return name
+    return "unknown file type"
+
+
+def stored_path(path: str) -> tuple[str, str | None]:
+    """How a path is stored: (text, hex of its bytes or None).
+
+    Paths are bytes on POSIX; Python gives those that are not UTF-8 as text with surrogate escapes,
+    which neither engine nor a UTF-8 report can hold. Such a path is stored as its bytes decoded with
+    backslash escapes (`M\\xfcller^Hans.dcm`: readable, and what SourceFile is keyed by) plus the exact
+    bytes in hex (`path_hex`), from which `os.fsdecode(bytes.fromhex(h))` opens the file again.
+    A UTF-8 path is stored as it is, with no hex.
+    """
+    try:
+        path.encode("utf-8")
+        return path, None
+    except UnicodeEncodeError:
+        raw = os.fsencode(path)
+        return raw.decode("utf-8", "backslashreplace"), raw.hex()
 
 
 _MAGIC = (
@@ -140,21 +210,23 @@ def read_json(path: str) -> list[Dataset]:
     return datasets
 
 
-def read_dataset(path: str, force: bool = False) -> Dataset:
+def read_dataset(path: str, force: bool = False, fh: BinaryIO | None = None) -> Dataset:
+    """Headers only; from `fh` when given (the worker's integrity.Tracked, rewound), else from `path`."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return pydicom.dcmread(path, stop_before_pixels=True, defer_size=DEFER_SIZE, force=force)
+        return pydicom.dcmread(fh if fh is not None else path, stop_before_pixels=True, defer_size=DEFER_SIZE,
+                               force=force)
 
 
-def read_file(path: str, head: bytes | None = None) -> tuple[str, list[Dataset]]:
+def read_file(path: str, head: bytes | None = None, fh: BinaryIO | None = None) -> tuple[str, list[Dataset]]:
     """(kind, datasets) of one file; NotDicom or a pydicom error when it cannot be read."""
     if head is None:
-        with open(path, "rb") as fh:
-            head = fh.read(HEAD_SIZE)
+        with open(path, "rb") as first:
+            head = first.read(HEAD_SIZE)
     kind = sniff(head, os.path.basename(path))
     if kind == "json":
         return kind, read_json(path)
-    ds = read_dataset(path, force=(kind == "dataset"))
+    ds = read_dataset(path, force=(kind == "dataset"), fh=fh)
     if kind == "dataset" and len(ds._dict) == 0:
         raise NotDicom("not DICOM: no elements could be parsed")
     return kind, [ds]

@@ -1,8 +1,13 @@
 """What a run tells its user: the IngestSummary (counts, rate, status) and the rejection report.
 
-The report is JSON lines (path, status, reason, error_class[, instance_errors]), one per file that was
-not ingested as it is: rejected files, files read only by forcing (no preamble / file meta: status
-"recovered"), and files some of whose datasets could not be read.
+The report is JSON lines (path, status, reason, error_class[, instance_errors][, path_hex]), one per file
+that was not ingested as it is: rejected files (a cut file that cannot say whose copy it is: error_class
+`Truncated`; a file whose worker died twice: `WorkerDied`; a file the engine would not take: the engine's
+error), files read only by forcing (no preamble / file meta: status "recovered"), cut or damaged files
+ingested with their instances marked (status "damaged"), files some of whose datasets could not be read,
+and entries the walk skipped (status "skipped": FIFOs, sockets, dangling or outward symlinks, unreadable
+entries). A path that is not UTF-8 is given in its escaped text form, with its bytes in `path_hex`
+(sources.stored_path).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, TextIO
 
 from dicom_graph.loader.dataset import conformance
+from dicom_graph.loader.ingest.sources import stored_path
 from dicom_graph.loader.ingest.worker import FileOutcome
 
 if TYPE_CHECKING:
@@ -30,6 +36,8 @@ class IngestSummary:
     files_ingested: int = 0  # including recovered
     files_recovered: int = 0
     files_rejected: int = 0
+    files_damaged: int = 0  # ingested, marked damaged (counted in files_ingested too)
+    entries_skipped: int = 0  # what the walk did not read: FIFOs, sockets, dangling or outward symlinks
     instances_new: int = 0
     instances_unchanged: int = 0
     instances_updated: int = 0  # existing instance, different content: recorded as a conflict
@@ -55,12 +63,20 @@ class IngestSummary:
 
     def count_file(self, outcome: FileOutcome) -> None:
         """Files count when parsed (what the progress bar shows); their instances once resolved."""
+        self._count(outcome, 1)
+
+    def uncount_file(self, outcome: FileOutcome) -> None:
+        """A file counted when parsed that its write then rejected (committer.py) is counted again."""
+        self._count(outcome, -1)
+
+    def _count(self, outcome: FileOutcome, n: int) -> None:
         if outcome.status == "rejected":
-            self.files_rejected += 1
+            self.files_rejected += n
         else:
-            self.files_ingested += 1
-            self.files_recovered += outcome.status == "recovered"
-        self.problems += outcome.problems
+            self.files_ingested += n
+            self.files_recovered += n * (outcome.status == "recovered")
+            self.files_damaged += n * (outcome.status == "damaged")
+        self.problems += n * outcome.problems
 
     def count_instances(self, resolved: ResolvedBatch) -> None:
         self.instances_new += resolved.instances_new
@@ -70,13 +86,15 @@ class IngestSummary:
     def lines(self) -> list[str]:
         return [
             f"ingest {self.status}: {self.files_seen:,} files seen, {self.files_ingested:,} ingested"
-            f" ({self.files_recovered:,} recovered without file meta), {self.files_skipped:,} skipped"
-            f" (unchanged), {self.files_rejected:,} rejected",
+            f" ({self.files_recovered:,} recovered without file meta, {self.files_damaged:,} damaged),"
+            f" {self.files_skipped:,} skipped (unchanged), {self.files_rejected:,} rejected,"
+            f" {self.entries_skipped:,} entries not read (not regular files)",
             f"instances: {self.instances_new:,} new, {self.instances_updated:,} updated"
             f" (content conflict recorded), {self.instances_unchanged:,} unchanged;"
             f" {self.problems:,} value problems",
             f"elapsed {self.elapsed_s:.1f} s, {self.files_per_s:,.1f} files/s with {self.workers} workers",
             f"rejection report: {self.report_path}" + ("" if self.files_rejected or self.files_recovered
+                                                        or self.files_damaged or self.entries_skipped
                                                         else " (empty)"),
         ] + ([] if self.conformance_checked else [conformance.NO_STANDARD_HINT])
 
@@ -96,10 +114,19 @@ class RejectionReport:
         if outcome.status == "ingested" and not outcome.instance_errors:
             return
         errors = outcome.instance_errors
+        self._line(outcome.path, outcome.status, outcome.reason or "; ".join(errors),
+                   outcome.error_class or (errors[0].split(":")[0] if errors else None),
+                   {"instance_errors": errors} if errors else {})
+
+    def skipped(self, path: str, reason: str) -> None:
+        """An entry the walk did not read (sources.walk's on_skip)."""
+        self._line(path, "skipped", reason, "NotRegularFile", {})
+
+    def _line(self, path: str, status: str, reason: str, error_class: str | None, extra: dict[str, Any]) -> None:
+        text, path_hex = stored_path(path)
         self.out.write(json.dumps({
-            "path": outcome.path, "status": outcome.status, "reason": outcome.reason or "; ".join(errors),
-            "error_class": outcome.error_class or (errors[0].split(":")[0] if errors else None),
-            **({"instance_errors": errors} if errors else {}),
+            "path": text, "status": status, "reason": reason, "error_class": error_class, **extra,
+            **({"path_hex": path_hex} if path_hex else {}),
         }, ensure_ascii=False) + "\n")
 
     def flush(self) -> None:

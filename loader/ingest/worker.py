@@ -8,15 +8,18 @@ the graph, so any number of workers can run it; run.py preloads this module in t
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from dicom_graph.loader.dataset import conformance
-from dicom_graph.loader.dataset.extract import Extracted, dataset_to_batch
+from dicom_graph.loader.dataset.extract import Extracted, dataset_to_batch, mark_damaged
 from dicom_graph.loader.dataset.pseudonymize import Pseudonymizer
-from dicom_graph.loader.ingest.sources import HEAD_SIZE, NotDicom, SourceFile, read_file
+from dicom_graph.loader.ingest import integrity
+from dicom_graph.loader.ingest.integrity import Tracked
+from dicom_graph.loader.ingest.sources import HEAD_SIZE, NotDicom, SourceFile, read_file, stored_path
 
 
 @dataclass
@@ -26,7 +29,7 @@ class FileOutcome:
     path: str
     size: int
     mtime_ns: int
-    status: str  # ingested | recovered | rejected
+    status: str  # ingested | recovered | damaged (ingested, marked) | rejected
     kind: str | None = None
     reason: str | None = None
     error_class: str | None = None
@@ -58,46 +61,89 @@ def process_chunk(files: list[SourceFile]) -> list[FileOutcome]:
     return [process_file(f, req, pseudo) for f in files]
 
 
+def process_marked(chunk_id: int, files: list[SourceFile], markers: str) -> list[FileOutcome]:
+    """process_chunk, with a marker file (named by this process's id, holding the chunk's id) while the
+    chunk is parsed: when a worker dies (kill -9, the OOM killer), the markers left behind name the chunks
+    that were being parsed, the only ones parsers.py has to suspect and retry alone."""
+    marker = os.path.join(markers, str(os.getpid()))
+    with open(marker, "w", encoding="ascii") as fh:
+        fh.write(str(chunk_id))
+    result = process_chunk(files)
+    os.unlink(marker)
+    return result
+
+
 def process_file(f: SourceFile, requirements: conformance.Requirements | None = None,
                  pseudonymizer: Pseudonymizer | None = None) -> FileOutcome:
-    """Read and extract one file; never raises (a failure becomes a rejected outcome)."""
+    """Read and extract one file; never raises (any failure becomes a rejected outcome with its reason)."""
     out = FileOutcome(f.path, f.size, f.mtime_ns, "rejected")
     try:
-        with open(f.path, "rb") as fh:
+        with Tracked(f.path) as fh:
             head = fh.read(HEAD_SIZE)
-        kind, datasets = read_file(f.path, head)
+            fh.seek(0)
+            kind, datasets = read_file(f.path, head, fh)
+            damage = integrity.damage(fh, datasets[0]) if kind != "json" else []
         out.kind = kind
     except NotDicom as exc:
         out.reason, out.error_class = str(exc), "NotDicom"
         return out
     except Exception as exc:  # pydicom's and the OS's errors alike: the file is rejected, the run goes on
-        out.reason, out.error_class = _one_line(exc), type(exc).__name__
+        out.reason, out.error_class = one_line(exc), type(exc).__name__
         return out
-    source = "json" if kind == "json" else "file"
+    if damage and integrity.identity_cut(datasets[0], f.size):
+        out.error_class, out.reason = "Truncated", "truncated before its SOP Instance UID: " + damage[0]
+        return out
+    for tag in integrity.cut_tags(datasets[0], f.size) if damage else ():
+        del datasets[0][tag]
+    try:
+        _extract(out, f, datasets, "json" if kind == "json" else "file", requirements, pseudonymizer)
+    except Exception as exc:  # whatever the extraction did not foresee is this file's failure only
+        out.extracted, out.error_class, out.reason = [], type(exc).__name__, one_line(exc)
+    if damage:
+        _mark(out, damage)
+    return out
+
+
+def _extract(out: FileOutcome, f: SourceFile, datasets: list[Any], source: str,
+             requirements: conformance.Requirements | None, pseudonymizer: Pseudonymizer | None) -> None:
+    path, path_hex = stored_path(f.path)
     errors: list[tuple[str, str]] = []
     for ds in datasets:
         try:
-            ex = dataset_to_batch(ds, source=source, path=f.path, file_size=f.size, mtime_ns=f.mtime_ns,
+            ex = dataset_to_batch(ds, source=source, path=path, file_size=f.size, mtime_ns=f.mtime_ns,
                                   pseudonymizer=pseudonymizer, requirements=requirements)
         except Exception as exc:
-            errors.append((type(exc).__name__, _one_line(exc)))
+            errors.append((type(exc).__name__, one_line(exc)))
             continue
+        if path_hex is not None:
+            ex.batch.nodes["Instance"][ex.sop_instance_uid]["path_hex"] = path_hex
         out.extracted.append(ex)
         out.problems += len(ex.problems)
     if not out.extracted:
         out.error_class, out.reason = errors[0] if errors else ("EmptyDocument", "no datasets in file")
-        return out
+        return
     if errors:
         out.instance_errors = [f"{c}: {m}" for c, m in errors]
-    if kind == "dataset":
+    if out.kind == "dataset":
         out.status = "recovered"
         out.reason = "no preamble / file meta information: read by forcing the parser"
         out.error_class = "NoFileMeta"
     else:
         out.status = "ingested"
-    return out
 
 
-def _one_line(exc: BaseException) -> str:
+def _mark(out: FileOutcome, damage: list[str]) -> None:
+    """A cut or damaged file: rejected as truncated when nothing could be taken from it, else ingested
+    with its instances marked damaged (a damaged copy never replaces a complete one: resolve.py)."""
+    if not out.extracted:
+        out.error_class, out.reason = "Truncated", f"truncated: {'; '.join(damage)} ({out.reason})"
+        return
+    for ex in out.extracted:
+        mark_damaged(ex)
+    out.status, out.error_class = "damaged", "Truncated"
+    out.reason = "damaged: " + "; ".join(damage) + (f"; {out.reason}" if out.reason else "")
+
+
+def one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:500]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dicom_graph.loader.ingest.resolve import ResolvedBatch
+from dicom_graph.loader.ingest.sources import stored_path
 from dicom_graph.loader.ingest.worker import FileOutcome
 from dicom_graph.model.batch import GraphBatch
 
@@ -26,11 +27,13 @@ def write_batch(store: GraphStore, resolved: ResolvedBatch, run_key: str) -> Non
 
 
 def source_files(files: list[FileOutcome], run_key: str) -> GraphBatch:
-    """One SourceFile row per file: what --resume compares (path, size, mtime) and why a file failed."""
+    """One SourceFile row per file: what --resume compares (path, size, mtime) and why a file failed;
+    keyed by the path's stored text form (sources.stored_path), with its bytes when they are not UTF-8."""
     batch = GraphBatch()
     for o in files:
+        key, path_hex = stored_path(o.path)
         batch.add_node("SourceFile", {
-            "key": o.path, "size": o.size, "mtime_ns": o.mtime_ns, "status": o.status,
+            "key": key, "path_hex": path_hex, "size": o.size, "mtime_ns": o.mtime_ns, "status": o.status,
             "reason": o.reason, "error_class": o.error_class, "run": run_key,
             "sop_instance_uids": sorted({ex.sop_instance_uid for ex in o.extracted})})
     return batch
