@@ -38,7 +38,7 @@ def test_reads_never_fail_beside_an_ingest_and_hostile_statements_change_nothing
     writer = subprocess.Popen(["dicom-graph", "ingest", str(archive), "--db", str(target), "--workers", "1",
                                "--batch", "250", "--no-progress"], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
-    reads, failures, refused, seen = 0, [], 0, set()
+    reads, failures, seen, hostile_runs = 0, [], set(), []
     try:
         deadline = time.monotonic() + LOOP_S
         while not target.exists() and writer.poll() is None and time.monotonic() < deadline:
@@ -52,8 +52,7 @@ def test_reads_never_fail_beside_an_ingest_and_hostile_statements_change_nothing
                     failures.append(out.stderr.strip())
                 elif args[0] == "query":
                     seen.add(json.loads(out.stdout)[0]["n"])
-            hostile = dicom_graph("query", "CHECKPOINT", "--db", str(target))
-            refused += hostile.returncode != 0 and "refused" in hostile.stderr
+            hostile_runs.append(dicom_graph("query", "CHECKPOINT", "--db", str(target)))
         writer_out, writer_err = writer.communicate(timeout=600)
     finally:
         if writer.poll() is None:
@@ -61,6 +60,8 @@ def test_reads_never_fail_beside_an_ingest_and_hostile_statements_change_nothing
     assert writer.returncode == 0, writer_err
     assert reads >= 4, "the ingest ended before the readers could run: make the archive larger"
     assert not failures, f"{len(failures)} of {reads} reads failed beside the writer: {failures[:3]}"
-    assert refused == reads // 2, "every CHECKPOINT on the read path must be refused"
+    not_refused = [h.stderr.strip() or h.stdout.strip() for h in hostile_runs
+                   if h.returncode == 0 or "refused on the read-only path" not in h.stderr]
+    assert not not_refused, f"every CHECKPOINT on the read path must be refused: {not_refused[:3]}"
     assert len(seen) >= 2, f"the readers should see the graph grow while the ingest commits: {sorted(seen)}"
     assert stats(target) == stats(clean)

@@ -57,11 +57,15 @@ def _statement(cypher: str, given: dict[str, Any]) -> tuple[Callable[[str], str]
     Cypher as typed. Usage errors (an unknown name, a parameter unknown or missing) exit 2 before any
     graph is opened, naming what the query takes."""
     from dicom_graph.model import queries
+    from dicom_graph.model.read_only.vocabulary import READ_STARTS, REFUSED
     from dicom_graph.model.store import StoreError
 
+    word = cypher.strip()
     try:
-        if _BARE_NAME.match(cypher.strip()):  # never a Cypher statement: a named query, or a typo of one
-            named = queries.get(cypher.strip())
+        # one word is a named query (or a typo of one), unless it is a statement of its own (CHECKPOINT,
+        # BEGIN, ...): that goes on as Cypher, so the read path can say why it is refused
+        if _BARE_NAME.match(word) and word.upper() not in REFUSED and word.upper() not in READ_STARTS:
+            named = queries.get(word)
             return named.text, named.bind(given)
     except StoreError as exc:
         fail(str(exc), 2)
