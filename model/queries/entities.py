@@ -47,10 +47,10 @@ register(
     ),
     NamedQuery(
         name="studies_on_day",
+        parameters=required(day="2001-01-01"),  # ISO, as the values of a conflict record are
         title="Studies done on a day, by any StudyDate their instances carry",
         description="A study whose instances disagree on StudyDate keeps one on its node; the others are "
                     "in its EntityConflict record, so the study answers for each of its days.",
-        parameters=required(day="2001-01-01"),
         cypher="MATCH (st:Study) WHERE st.StudyDate = date($day) OR EXISTS { "
                "MATCH (c:EntityConflict {entity: 'Study', entity_key: st.StudyInstanceUID, "
                "keyword: 'StudyDate'}) WHERE $day IN c.values } "
