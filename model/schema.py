@@ -137,10 +137,18 @@ NODE_TYPES: tuple[NodeType, ...] = (
         # a copy read from a cut or damaged file (never replaces a complete one: loader/ingest/resolve.py);
         # path_hex: the path's bytes when they are not UTF-8 (`path` is then their escaped text form)
         "damaged": BOOL, "path_hex": STRING,
+        # keywords beyond the per-instance cap on new properties (model/instance_width.py): their values
+        # as one JSON object, and the problem that says so
+        "other_values": STRING, "other_values_problem": STRING,
         # how many REFERENCES edges this instance's content makes: lets "studies with pointers" be one
         # column scan instead of a walk over every edge (0.5 s at 100k instances, linear in the archive)
         "pointer_count": INT64,
     }, open=True, indexed=("SOPClassUID", "Modality")),
+    # an attribute whose value differs between instances of one entity (loader/ingest/entities.py): the
+    # distinct values as text, sorted, with the instances (versions) seen with each, and the one kept
+    NodeType("EntityConflict", "key", {"key": STRING, "entity": STRING, "entity_key": STRING,
+                                       "keyword": STRING, "values": STRING_LIST, "counts": INT64_LIST,
+                                       "kept": STRING}),
     # --- the network ----------------------------------------------------------------------------
     NodeType("ApplicationEntity", "key", {"key": STRING, "ae_title": STRING, "address": STRING,
                                           "port": INT64, **_ENTITY_BOOKKEEPING}),
@@ -160,6 +168,10 @@ NODE_TYPES: tuple[NodeType, ...] = (
     NodeType("SourceFile", "key", {"key": STRING, "size": INT64, "mtime_ns": INT64, "status": STRING,
                                    "reason": STRING, "error_class": STRING, "run": STRING,
                                    "sop_instance_uids": STRING_LIST, "path_hex": STRING}, bookkeeping=True),
+    # every value each entity attribute has been seen with (JSON: keyword -> value text -> instances),
+    # what makes entity conflicts exact across batches and runs (loader/ingest/entities.py)
+    NodeType("EntityValues", "key", {"key": STRING, "entity": STRING, "entity_key": STRING,
+                                     "observed": STRING}, bookkeeping=True),
 )
 
 _DEFINITION_RELS: tuple[RelType, ...] = (

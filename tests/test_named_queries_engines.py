@@ -144,6 +144,8 @@ def data(graphs: dict[str, GraphStore]) -> dict[str, Any]:
         "key": _first(g, "ingest_runs", "key"),
         "path": _first(g, "browse_instances", "path", series=series),
         "modality": _first(g, "browse_series", "modality", study=study),
+        "day": g.query("MATCH (s:Study) WHERE s.StudyDate IS NOT NULL RETURN s.StudyDate AS d "
+                       "ORDER BY d LIMIT 1").scalar().isoformat(),
     }
 
 
@@ -156,6 +158,7 @@ def arguments(name: str, d: dict[str, Any]) -> dict[str, Any]:
         "iod_compare": {"a": d["iod"], "b": d["b"]},
         "study_patients": {"uids": [d["study"]]},
         "source_files": {"keys": [d["path"]]},
+        "entity_values": {"keys": [f"Study|{d['study']}"]},
         "attribute_reach": {"attribute": d["keyword"]},
         "attribute_usage": {"attribute": d["keyword"]},
         ANY_ATTRIBUTE: {"value": d["modality"]},

@@ -97,6 +97,13 @@ study = pick(studies, "Study", "study_uid",
              lambda r: f"{r['study_date'] or '(no date)'} {r['description'] or ''} · {graph.short_uid(r['study_uid'])}",
              "d_study")
 
+if study:  # attributes its instances disagree on: the node keeps one value, these are all of them
+    study_conflicts = graph.frame(graph.run("study_entity_conflicts", study=study))
+    if not study_conflicts.empty:
+        st.warning(f"{len(study_conflicts)} attributes differ between this study's instances "
+                   "(the entity keeps the value in `kept`):")
+        st.dataframe(study_conflicts, hide_index=True, width="stretch")
+
 series = graph.frame(graph.run("browse_series", **filters, study=study or ""))
 st.subheader("Series")
 st.dataframe(series, hide_index=True, width="stretch", height=180)

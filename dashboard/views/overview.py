@@ -41,6 +41,13 @@ if not graph.empty_notice():
         x=alt.X("instances:Q", title="instances"), y=alt.Y("sop_class:N", sort="-x", title=None),
         tooltip=["sop_class", "uid", "instances"]), width="stretch")
 
+conflicts = graph.frame(graph.cached("entity_conflicts"))
+if not conflicts.empty:
+    st.subheader(f"Entity conflicts ({len(conflicts):,})")
+    st.caption("Attributes whose value differs between instances of one patient, study, series, piece of "
+               "equipment or frame of reference; the entity keeps the smallest value (`kept`).")
+    st.dataframe(conflicts, hide_index=True, width="stretch")
+
 st.subheader("Recent ingest runs")
 runs = graph.frame(graph.run("ingest_runs"))
 if runs.empty:

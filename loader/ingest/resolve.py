@@ -6,6 +6,7 @@ in the graph is decided here, in the one writer process, for both the file inges
 
 - instances, when several copies share a SOP Instance UID (the conflict policy, below);
 - Study.patient_keys: every patient key a study has been seen under, accumulated across batches;
+- entity conflicts: every entity attribute whose value differs between instances (entities.py);
 - SOP classes that neither pydicom nor the graph knows become nodes marked unknown, named by their UID.
 
 The conflict policy. Copies of one instance (same SOP Instance UID) arrive in any order, in one batch
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from pydicom.uid import UID_dictionary
 
 from dicom_graph.loader.dataset.extract import DAMAGED_PREFIX, Extracted
+from dicom_graph.loader.ingest.entities import record_entity_values
 from dicom_graph.loader.ingest.sizes import LOOKUP_CHUNK
 from dicom_graph.loader.ingest.worker import FileOutcome
 from dicom_graph.model.batch import GraphBatch
@@ -151,8 +153,11 @@ def add_study_patient_keys(store: Any, batch: GraphBatch, extracted: Iterable[Ex
     all, accumulated across batches and runs. `known` caches the keys as last written (the caller
     owns one writer, so after one read the cache is the graph's value); studies not in it are read
     from the graph. Returns the merged keys per study of this batch: the caller adds them to its
-    cache only once the batch has been written.
+    cache only once the batch has been written. The one step the file ingest and the listener share,
+    so it also records the entity conflicts (entities.py).
     """
+    extracted = list(extracted)
+    record_entity_values(store, batch, extracted)
     wanted: dict[str, set[str]] = {}
     for ex in extracted:
         if ex.study_uid and ex.patient_key:

@@ -200,4 +200,5 @@ def reference_targets() -> tuple[tuple[str, str], ...]:
 
 def _load_all() -> None:
     # imported for their registrations; each module owns one domain's queries
-    from . import browse, conformance, examples, ingest, network, overview, pointers, standard  # noqa: F401
+    from . import (browse, conformance, entities, examples, ingest, network, overview,  # noqa: F401
+                   pointers, standard)

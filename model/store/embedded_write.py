@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from .. import schema
 from ..batch import GraphBatch, RelGroup
+from ..instance_width import cap_instance_rows
 from .base import QueryError, ReadOnlyError, StoreError, WriteSummary, first_line, quote
 from .embedded_connection import EmbeddedConnection, buffer_pool_bytes, rss
 from .embedded_types import column, node_table, rel_table
@@ -78,6 +79,7 @@ class EmbeddedWrites(EmbeddedConnection):
     def write(self, batch: GraphBatch, *, atomic: bool = True) -> WriteSummary:
         if self.read_only:
             raise ReadOnlyError("the graph is open read-only; writing needs a writer (ingest, load, listen)")
+        cap_instance_rows(batch)  # one file must not widen the Instance table for good
         summary = WriteSummary()
         bulk = not atomic or any(len(rows) > COPY_THRESHOLD for rows in batch.nodes.values()) or any(
             len(rows) > COPY_THRESHOLD for rows in batch.rels.values())

@@ -18,6 +18,7 @@ from neo4j import time as nt
 
 from .. import schema
 from ..batch import GraphBatch, RelGroup
+from ..instance_width import cap_instance_rows
 from .base import (VERSION_QUERY, GraphStore, QueryError, QueryResult, ReadOnlyError, StoreError, WriteSummary,
                    plain, quote)
 
@@ -102,6 +103,7 @@ class Neo4jStore(GraphStore):
     def write(self, batch: GraphBatch, *, atomic: bool = True) -> WriteSummary:  # always one transaction
         if self.read_only:
             raise ReadOnlyError("the store is open read-only; writing needs a writer (ingest, load, listen)")
+        cap_instance_rows(batch)  # one file must not widen the Instance table for good
         summary = WriteSummary()
         for label in batch.nodes:
             summary.nodes[label] = len(batch.nodes[label])
