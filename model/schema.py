@@ -87,6 +87,9 @@ _DEFINITION_TYPES: tuple[NodeType, ...] = (
     NodeType("InformationEntity", "key", {"key": STRING, "name": STRING, **_DEFINITION_BOOKKEEPING}),
     NodeType("Module", "key", {"key": STRING, "name": STRING, "section": STRING,
                                **_DEFINITION_BOOKKEEPING}, indexed=("name",)),
+    # a Functional Group Macro (PS3.3 C.7.6.16): the one Sequence an IOD puts in the Shared or Per-frame item
+    NodeType("FunctionalGroupMacro", "key", {"key": STRING, "name": STRING, "section": STRING, "sequence": STRING,
+                              "placement": STRING, **_DEFINITION_BOOKKEEPING}, indexed=("name",)),
     NodeType("Attribute", "tag", {"tag": STRING, "keyword": STRING, "name": STRING, "vr": STRING,
                                   "vm": STRING, "retired": BOOL, **_DEFINITION_BOOKKEEPING},
              indexed=("keyword", "name")),
@@ -174,13 +177,20 @@ NODE_TYPES: tuple[NodeType, ...] = (
                                      "observed": STRING}, bookkeeping=True),
 )
 
+# a condition parsed by loader/standard/conditions.py: the expression as compact JSON, or why not decidable
+_CONDITION_EXPR = {"condition_expr": STRING, "decidable": BOOL, "undecidable_reason": STRING}
+
 _DEFINITION_RELS: tuple[RelType, ...] = (
     RelType("DEFINES", (("ServiceClass", "SOPClass"),)),
     RelType("USES_IOD", (("SOPClass", "IOD"),)),
     RelType("HAS_ENTITY", (("IOD", "InformationEntity"),)),
-    RelType("INCLUDES", (("IOD", "Module"),), {"usage": STRING, "ie": STRING, "condition": STRING}),
-    RelType("CONTAINS", (("Module", "Attribute"),), {"type": STRING, "path": STRING, "condition": STRING},
-            identity=("path",)),
+    RelType("INCLUDES", (("IOD", "Module"),), {"usage": STRING, "ie": STRING, "condition": STRING,
+                                               **_CONDITION_EXPR}),
+    RelType("CONTAINS", (("Module", "Attribute"),), {"type": STRING, "path": STRING, "condition": STRING,
+                                                     **_CONDITION_EXPR}, identity=("path",)),
+    # an IOD's functional group macro, its usage and condition (PS3.3 A.x "Functional Group Macros" tables)
+    RelType("USES_MACRO", (("IOD", "FunctionalGroupMacro"),), {"usage": STRING, "condition": STRING, "module": STRING,
+                                                **_CONDITION_EXPR}),
     RelType("SUPPORTS", (("SOPClass", "DIMSEService"),), {"scu": STRING, "scp": STRING}),
 )
 

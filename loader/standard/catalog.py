@@ -24,6 +24,7 @@ NODE_TABLES = {
     "IOD": "iods",
     "InformationEntity": "entities",
     "Module": "modules",
+    "FunctionalGroupMacro": "macros",
     "ServiceClass": "service_classes",
     "DIMSEService": "dimse_services",
 }
@@ -40,6 +41,7 @@ class StandardCatalog:
     iods: dict[str, dict[str, Any]] = field(default_factory=dict)  # slug -> props
     entities: dict[str, dict[str, Any]] = field(default_factory=dict)
     modules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    macros: dict[str, dict[str, Any]] = field(default_factory=dict)  # functional group macros
     service_classes: dict[str, dict[str, Any]] = field(default_factory=dict)
     dimse_services: dict[str, dict[str, Any]] = field(default_factory=dict)
     defines: dict[str, str] = field(default_factory=dict)  # SOP class uid -> service class key
@@ -47,10 +49,12 @@ class StandardCatalog:
     has_entity: set[tuple[str, str]] = field(default_factory=set)  # (IOD key, IE key)
     includes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (iod, module)
     contains: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)  # (module, tag, path)
+    uses_macro: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (iod, macro)
     supports: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (uid, DIMSE name)
     service_class_dimse: dict[str, set[str]] = field(default_factory=dict)  # pynetdicom: what the SCP handles
     sources: dict[str, str] = field(default_factory=dict)  # domain -> where it came from
     keyword_tags: dict[str, str] = field(default_factory=dict)  # keyword -> tag (for module tables)
+    reports: dict[str, Any] = field(default_factory=dict)  # how vendored tables matched (for the summary)
 
     # --- building helpers ---------------------------------------------------------------------------
     def add_entity(self, name: str, source: str) -> str:
@@ -117,6 +121,7 @@ class StandardCatalog:
                          if k[0] in self.modules and k[1] in self.attributes}
         self.supports = {k: v for k, v in self.supports.items()
                          if k[0] in self.sop_classes and k[1] in self.dimse_services}
+        self.uses_macro = {k: v for k, v in self.uses_macro.items() if k[0] in self.iods and k[1] in self.macros}
 
     # --- to the graph -------------------------------------------------------------------------------
     def batches(self, max_rows: int = 20000) -> Iterator[GraphBatch]:
@@ -157,6 +162,7 @@ _REL_ROWS: dict[str, Callable[[StandardCatalog], list[RelRow]]] = {
     "INCLUDES": lambda c: [(i, m, p) for (i, m), p in sorted(c.includes.items())],
     "CONTAINS": lambda c: [(m, t, {"path": path, **p}) for (m, t, path), p in sorted(c.contains.items())],
     "SUPPORTS": lambda c: [(u, d, p) for (u, d), p in sorted(c.supports.items())],
+    "USES_MACRO": lambda c: [(i, m, p) for (i, m), p in sorted(c.uses_macro.items())],
 }
 if set(_REL_ROWS) != set(schema.DEFINITION_RELS):
     raise ImportError(f"the catalog holds {sorted(_REL_ROWS)}, "

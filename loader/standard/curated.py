@@ -9,6 +9,9 @@
 - meta_sop_classes.csv: the SOP classes a Meta SOP class comprises (its group is their union)
 - dimse_rules.csv: the rules giving composite / query / retrieve SOP classes their DIMSE group
 - names.csv: the standard's display names where slug-to-name rules fall short
+- ie_overrides.csv: Information Entities where highdicom's table gives another (Basic Directory)
+- macro_sequences.csv: a functional group macro's one Sequence where the name rule falls short
+- macro_placement.csv: macros that may go only in the Shared or only in the Per-frame item
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ def table(name: str) -> tuple[dict[str, str], ...]:
 
 
 TABLES = ("dimse_services.csv", "service_classes.csv", "normalized_iods.csv", "sop_classes.csv",
-          "dimse_groups.csv", "meta_sop_classes.csv", "dimse_rules.csv", "names.csv")
+          "dimse_groups.csv", "meta_sop_classes.csv", "dimse_rules.csv", "names.csv", "ie_overrides.csv",
+          "macro_sequences.csv", "macro_placement.csv")
 
 
 def dimse_rules() -> list[tuple[re.Pattern, str, str, str]]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from . import curated
+from . import curated, functional_groups
 from .catalog import StandardCatalog
 from .docbook_part03 import read_part03
 from .docbook_part04 import read_part04
@@ -114,4 +114,5 @@ def apply_docbook(catalog: StandardCatalog, directory: Path,
     if found:
         assign_sop_class_facts(catalog, package_sources(), keep_defines=keep, keep_supports=keep)
         catalog.prune()
+        functional_groups.annotate(catalog)
     return found

@@ -150,7 +150,8 @@ def read_part03(path: Path, keyword_of: Callable[[str], tuple[str | None, str | 
                 continue
             usage_text = text_of(rest[-1]) if c_usage is not None else "M"
             usage = usage_text[:1].upper() if usage_text[:1].upper() in ("M", "C", "U") else "M"
-            condition = re.sub(r"^[MCU]\s*-\s*", "", usage_text).strip() if len(usage_text) > 1 else None
+            # only a C row has a condition ("U - see elsewhere" is a note, not a condition)
+            condition = re.sub(r"^[MCU]\s*-\s*", "", usage_text).strip() if usage == "C" else None
             ref = _xref_target(rest[1]) if len(rest) > 1 else None
             iod.modules.append({"module": curated.slugify(name), "name": name, "ie": ie, "usage": usage,
                                 "condition": condition or None, "ref": ref})

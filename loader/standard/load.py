@@ -83,7 +83,11 @@ def load_standard(store: Any, docbook_dir: str | Path | None = None, progress: P
     t_write = time.perf_counter() - t1
 
     counts = catalog.counts()
+    from .functional_groups import condition_counts, presented_mandatory
+
     summary = {
+        "conditions": condition_counts(catalog),
+        "optional_macros_presented_mandatory": presented_mandatory(catalog),
         "nodes": {label: counts[label] for label in NODE_TABLES},
         "relationships": {k: v for k, v in counts.items() if k not in NODE_TABLES},
         "iods": catalog.iod_kind_counts(),
@@ -116,5 +120,9 @@ def format_summary(summary: dict[str, Any]) -> str:
     if summary["relationships_removed"]:
         lines.append("  relationships removed: "
                      + ", ".join(f"{k} {v}" for k, v in sorted(summary["relationships_removed"].items())))
+    for rel, c in summary.get("conditions", {}).items():
+        share = 100 * c["decidable"] / c["conditional"] if c["conditional"] else 0.0
+        lines.append(f"  conditions on {rel}: {c['conditional']:,} conditional, {c['with_text']:,} with the "
+                     f"standard's text, {c['decidable']:,} machine-decidable ({share:.0f} %)")
     lines.append("  sources: " + "; ".join(f"{k}: {v}" for k, v in sorted(summary["sources"].items())))
     return "\n".join(lines)

@@ -19,7 +19,7 @@ import pynetdicom
 from pydicom.datadict import DicomDictionary, RepeatersDictionary
 from pydicom.uid import UID_dictionary
 
-from . import curated, highdicom_standard
+from . import curated, functional_groups, highdicom_standard
 from .catalog import StandardCatalog
 
 _USAGE_RANK = {"M": 2, "U": 1, "": 0}
@@ -100,8 +100,10 @@ def build_offline_catalog() -> StandardCatalog:
     _add_uids(cat, src)
     _add_highdicom(cat, src["highdicom"])
     _add_normalized_iods(cat, src["curated"])
+    cat.reports["innolitics"] = functional_groups.apply(cat)
     assign_sop_class_facts(cat, src)
     cat.prune()
+    functional_groups.annotate(cat)
     return cat
 
 
@@ -162,12 +164,13 @@ def _add_highdicom(cat: StandardCatalog, source: str) -> None:
             path = ">".join(row.get("path") or ())
             type_ = row.get("type")
             cat.contains[(module, tag, path)] = {"type": None if type_ in (None, "None") else type_}
+    entities = {(r["iod"], r["module"]): r["ie"] for r in curated.table("ie_overrides.csv")}
     for iod, rows in std.iod_modules.items():
         cat.iods[iod] = {"key": iod, "name": curated.display_name("IOD", iod), "kind": "composite",
                          "source": source}
         for row in rows:
             cat.add_module(row["key"], None, source)
-            cat.include(iod, row["key"], row["usage"], row["ie"], source)
+            cat.include(iod, row["key"], row["usage"], entities.get((iod, row["key"]), row["ie"]), source)
     cat.uses_iod.update({uid: iod for uid, iod in std.sop_class_iods.items() if iod in cat.iods})
 
 
@@ -177,6 +180,12 @@ def _add_normalized_iods(cat: StandardCatalog, source: str) -> None:
                                        "section": r["section"], "source": source})
         cat.add_module(r["module"], None, cat.modules.get(r["module"], {}).get("source", source))
         cat.include(r["iod"], r["module"], r["usage"], r["ie"], source)
+
+
+def _fill_name(row: dict, fact: dict[str, str]) -> None:
+    """A curated name where the dictionary has none (PS3.6 lists some retired UIDs without a name)."""
+    if fact.get("name") and not row["name"]:
+        row["name"] = fact["name"]
 
 
 def assign_sop_class_facts(cat: StandardCatalog, src: dict[str, str],
@@ -207,7 +216,7 @@ def assign_sop_class_facts(cat: StandardCatalog, src: dict[str, str],
 
     def group_of(uid: str) -> dict[str, tuple[str, str]]:
         fact = facts.get(uid, {})
-        if fact.get("dimse") == "none":
+        if fact.get("dimse") in ("none", "retired"):  # none: no DIMSE at all; retired: not in current PS3.4
             return {}
         if uid in existing_supports:
             return existing_supports[uid]
@@ -230,6 +239,7 @@ def assign_sop_class_facts(cat: StandardCatalog, src: dict[str, str],
         fact = facts.get(uid, {})
         if fact.get("retired") == "true":
             row["retired"] = True
+        _fill_name(row, fact)
         # service class
         service = fact.get("service_class") or (cat.defines.get(uid) if keep_defines else None) \
             or class_keys.get(by_uid.get(uid, ""))

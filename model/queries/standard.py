@@ -54,7 +54,7 @@ register(
         cypher=(
             "MATCH (i:IOD)-[inc:INCLUDES]->(m:Module) WHERE i.key = $iod OR i.name = $iod "
             "RETURN i.name AS iod, inc.ie AS ie, m.key AS module_key, m.name AS module, inc.usage AS usage, "
-            "inc.condition AS condition, "
+            "inc.condition AS condition, inc.condition_expr AS condition_expr, inc.decidable AS decidable, "
             "CASE inc.ie WHEN 'Patient' THEN 0 WHEN 'Study' THEN 1 WHEN 'Series' THEN 2 "
             "WHEN 'Frame of Reference' THEN 3 WHEN 'Equipment' THEN 4 WHEN 'Acquisition' THEN 5 "
             "WHEN 'Image' THEN 6 ELSE 7 END AS ie_order, "
@@ -205,6 +205,30 @@ register(
                "OPTIONAL MATCH (sc:ServiceClass)-[:DEFINES]->(s) "
                "RETURN s.uid AS sop_class_uid, s.name AS sop_class, s.kind AS kind, s.retired AS retired, "
                "iod.key AS iod_key, iod.name AS iod, sc.name AS service_class ORDER BY iod_key",
+    ),
+    NamedQuery(
+        name="condition_decidability",
+        title="Conditions: how many the standard states and how many a machine can decide",
+        description="Per relationship type (INCLUDES: C modules, USES_MACRO: C functional group macros, "
+                    "CONTAINS: 1C/2C attributes): conditional rows, rows with the standard's text, rows "
+                    "whose condition parsed into condition_expr.",
+        cypher=union_all(
+            f"MATCH (:{a})-[r:{rel}]->(:{b}) WHERE r.decidable IS NOT NULL "
+            f"RETURN '{rel}' AS relationship, count(r) AS conditional, "
+            "sum(CASE WHEN r.condition IS NOT NULL THEN 1 ELSE 0 END) AS with_text, "
+            "sum(CASE WHEN r.decidable = true THEN 1 ELSE 0 END) AS decidable"
+            for rel, a, b in (("INCLUDES", "IOD", "Module"), ("USES_MACRO", "IOD", "FunctionalGroupMacro"),
+                              ("CONTAINS", "Module", "Attribute"))),
+    ),
+    NamedQuery(
+        name="iod_macros",
+        title="An IOD's functional group macros: usage, condition, the Sequence each puts in the Shared or "
+              "Per-frame item, and where it may go",
+        parameters=required(iod="enhanced-ct-image"),
+        cypher="MATCH (i:IOD)-[u:USES_MACRO]->(m:FunctionalGroupMacro) WHERE i.key = $iod OR i.name = $iod "
+               "RETURN i.name AS iod, m.key AS macro_key, m.name AS macro_name, m.sequence AS sequence, "
+               "m.placement AS placement, u.usage AS usage, u.condition AS condition, "
+               "u.condition_expr AS condition_expr, u.decidable AS decidable ORDER BY macro_key",
     ),
     NamedQuery(
         name="definition_keys",

@@ -1,0 +1,205 @@
+"""Conditions and functional group macros in the offline catalog, from innolitics/dicom-standard (2024e).
+
+highdicom's tables give an IOD's modules with usage but no condition text, and expand each enhanced
+IOD's functional group macros under both the Shared and the Per-frame Functional Groups Sequence with
+the macro's own types, so an optional macro reads as a Type 1 Sequence twice. The vendored innolitics
+tables (data/innolitics_*.csv, see data/INNOLITICS-PROVENANCE.md) give the condition text of every C row
+and each IOD's macros with usage and condition; this module puts them in the catalog:
+
+- INCLUDES.condition of each C row whose (IOD, module) the 2024e tables define;
+- a FunctionalGroupMacro node per macro and IOD -USES_MACRO{usage, condition, module}-> it;
+- in the IOD's functional groups module, the macro's Sequence typed as the IOD says: Type 3 when the
+  macro is U, 1C with the macro's condition when C, and 1C "in one of the two items" when M (Type 1 in
+  the only item a macro may go to); dropped from the item the macro may not go to (PS3.3 C.7.6.16).
+
+annotate(cat) then parses every condition in the catalog (conditions.parse) into condition_expr.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from . import conditions, curated
+from .catalog import StandardCatalog
+
+EDITION = "innolitics/dicom-standard 2024e"
+SHARED, PER_FRAME = "SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"
+_ITEM_TAGS = {SHARED: "52009229", PER_FRAME: "52009230"}
+_OTHER = {SHARED: PER_FRAME, PER_FRAME: SHARED}
+_NO_TEXT_INCLUDES = ("no condition text offline: the (IOD, module) row is not in the 2024e tables "
+                     "(highdicom follows a later edition); load --docbook for the standard's text")
+_NO_TEXT_CONTAINS = ("no condition text offline: highdicom's module tables give types, not conditions; "
+                     "load --docbook for the standard's text")
+
+
+@lru_cache(maxsize=None)
+def vendored(name: str) -> tuple[dict[str, str], ...]:
+    """A vendored innolitics table (no `cites` column: the provenance file covers every row)."""
+    text = (resources.files(curated.DATA_PACKAGE) / name).read_text(encoding="utf-8")
+    return tuple(dict(r) for r in csv.DictReader(text.splitlines()))
+
+
+def fg_module(iod: str) -> str:
+    return f"{iod}-multi-frame-functional-groups"
+
+
+def apply(cat: StandardCatalog) -> dict[str, Any]:
+    """Conditions and macros into an offline catalog; returns the match report (what matched, what not)."""
+    report: dict[str, Any] = {"includes_c_rows": 0, "includes_c_with_text": 0, "macro_rows": 0,
+                              "macro_rows_matched": 0, "unmatched_macros": []}
+    texts = {(r["iod"], r["module"]): r for r in vendored("innolitics_iod_conditions.csv")}
+    for (iod, module), row in cat.includes.items():
+        if row["usage"] != "C":
+            continue
+        report["includes_c_rows"] += 1
+        source = texts.get((iod, module))
+        if source and source["condition"]:
+            row["condition"] = source["condition"]
+            report["includes_c_with_text"] += 1
+    for iod in {i for (i, _m) in cat.includes}:
+        if fg_module(iod) in cat.modules:
+            name = cat.iods.get(iod, {}).get("name") or curated.display_name("IOD", iod)
+            cat.modules[fg_module(iod)]["name"] = f"Multi-frame Functional Groups ({name})"
+    _apply_macros(cat, report)
+    cat.sources["conditions"] = f"{EDITION} (vendored), parsed by dicom-graph"
+    return report
+
+
+def _sequence_of(macro: str, name: str) -> str:
+    """The keyword of a macro's one Sequence: curated where the name rule falls short, else the rule."""
+    overrides = {r["macro"]: r["sequence"] for r in curated.table("macro_sequences.csv")}
+    if macro in overrides:
+        return overrides[macro]
+    words = re.sub(r"[()/,\-]", " ", re.sub(r"\s+Macro$", "", name)).split()
+    return "".join(w[:1].upper() + w[1:] for w in words) + "Sequence"
+
+
+def placement(macro: str, condition: str) -> str:
+    """'shared', 'per-frame', or 'either' item: the curated rule, else the condition's own words."""
+    curated_rows = {r["macro"]: r["placement"] for r in curated.table("macro_placement.csv")}
+    if macro in curated_rows:
+        return curated_rows[macro]
+    if re.search(r"(?:may|shall) not be used as a Shared Functional Group", condition, re.I):
+        return "per-frame"
+    return "either"
+
+
+def _apply_macros(cat: StandardCatalog, report: dict[str, Any]) -> None:
+    by_module: dict[str, list[tuple[str, str, str]]] = {}
+    for key in cat.contains:
+        by_module.setdefault(key[0], []).append(key)
+    for row in vendored("innolitics_fg_macros.csv"):
+        report["macro_rows"] += 1
+        iod, macro, module = row["iod"], row["macro"], fg_module(row["iod"])
+        sequence = _sequence_of(macro, row["macro_name"])
+        tag = cat.keyword_tags.get(sequence)
+        if iod not in cat.iods or tag is None or not any(
+                (module, tag, item) in cat.contains for item in (SHARED, PER_FRAME)):
+            report["unmatched_macros"].append((iod, macro, sequence))
+            continue
+        report["macro_rows_matched"] += 1
+        where = placement(macro, row["condition"])
+        cat.macros.setdefault(macro, {"key": macro, "name": row["macro_name"], "section": f"PS3.3 {row['section']}",
+                                      "sequence": sequence, "placement": where, "source": EDITION})
+        cat.uses_macro[(iod, macro)] = {"usage": row["usage"], "condition": row["condition"] or None,
+                                        "module": module}
+        for item in (SHARED, PER_FRAME):
+            allowed = where == "either" or where == item_placement(item)
+            if not allowed:
+                prefix = f"{item}>{sequence}"
+                for key in by_module.get(module, []):
+                    if key in cat.contains and (key == (module, tag, item) or key[2] == prefix
+                                                or key[2].startswith(prefix + ">")):
+                        del cat.contains[key]
+            elif (module, tag, item) in cat.contains:
+                cat.contains[(module, tag, item)].update(
+                    _macro_sequence_type(row["usage"], row["condition"], where, item, tag, sequence))
+
+
+def item_placement(item: str) -> str:
+    return "shared" if item == SHARED else "per-frame"
+
+
+def _macro_sequence_type(usage: str, condition: str, where: str, item: str, tag: str,
+                         sequence: str) -> dict[str, Any]:
+    """The Type and condition of a macro's Sequence in one functional groups item, from the IOD's usage."""
+    if usage == "U":
+        return {"type": "3", "condition": None}
+    if where != "either":
+        return ({"type": "1", "condition": None} if usage == "M" else {"type": "1C", "condition": condition})
+    other = _OTHER[item]
+    if usage == "M":
+        text = (f"Required if {sequence} is not present in the {other} item(s): a mandatory functional group "
+                f"goes in the Shared or in the Per-frame Functional Groups Sequence, not both (PS3.3 C.7.6.16)")
+    else:
+        text = f"{condition} In the {item} item only if not in the {other} item(s) (PS3.3 C.7.6.16)."
+    return {"type": "1C", "condition": text,
+            "condition_expr_override": {"other": other, "tag": tag, "keyword": sequence, "usage": usage,
+                                        "condition": condition}}
+
+
+def _not_in_other(override: dict[str, Any]) -> dict[str, Any]:
+    return {"op": "absent", "tag": override["tag"], "keyword": override["keyword"],
+            "path": [_ITEM_TAGS[override["other"]]]}
+
+
+def annotate(cat: StandardCatalog) -> None:
+    """Parse every condition in the catalog; rows without text but a conditional usage/type say why."""
+    modules, macros = frozenset(cat.modules), frozenset(cat.macros) | {
+        r["macro"] for r in vendored("innolitics_fg_macros.csv")}
+    for row in cat.includes.values():
+        _annotate_row(row, row.get("usage") == "C", _NO_TEXT_INCLUDES, modules, macros)
+    for row in cat.uses_macro.values():
+        _annotate_row(row, row.get("usage") == "C", "no condition text in the 2024e table", modules, macros)
+    for row in cat.contains.values():
+        override = row.pop("condition_expr_override", None)
+        _annotate_row(row, row.get("type") in ("1C", "2C"), _NO_TEXT_CONTAINS, modules, macros)
+        if override is None:
+            continue
+        absent = _not_in_other(override)
+        if override["usage"] == "M":
+            row.update(conditions.Parsed({"required_if": absent, "otherwise": "absent"}, None).props())
+        else:
+            parsed = conditions.parse(override["condition"], modules, macros)
+            if parsed.expr is not None:
+                both = {"op": "and", "args": [parsed.expr["required_if"], absent]}
+                row.update(conditions.Parsed({**parsed.expr, "required_if": both}, None).props())
+
+
+def _annotate_row(row: dict[str, Any], conditional: bool, no_text: str, modules: frozenset[str],
+                  macros: frozenset[str]) -> None:
+    text = row.get("condition")
+    if text:
+        row.update(conditions.parse(text, modules, macros).props())
+    elif conditional:
+        row.update({"condition_expr": None, "decidable": False, "undecidable_reason": no_text})
+    else:  # nothing conditional: the row keeps its shape, the graph reads the three properties as null
+        for key in ("condition_expr", "decidable", "undecidable_reason"):
+            row.pop(key, None)
+
+
+def presented_mandatory(cat: StandardCatalog) -> tuple[int, int]:
+    """(optional C/U functional group macros whose Sequence reads Type 1 in an item, all optional ones)."""
+    optional = [r for r in vendored("innolitics_fg_macros.csv") if r["usage"] in ("C", "U")]
+    mandatory = 0
+    for row in optional:
+        tag = cat.keyword_tags.get(_sequence_of(row["macro"], row["macro_name"]))
+        types = {cat.contains.get((fg_module(row["iod"]), tag or "", item), {}).get("type")
+                 for item in (SHARED, PER_FRAME)}
+        mandatory += "1" in types
+    return mandatory, len(optional)
+
+
+def condition_counts(cat: StandardCatalog) -> dict[str, dict[str, int]]:
+    """Per relationship type: conditional rows (C usage, 1C/2C type), those with text, those decidable."""
+    out: dict[str, dict[str, int]] = {}
+    for rel, rows in (("INCLUDES", cat.includes.values()), ("USES_MACRO", cat.uses_macro.values()),
+                      ("CONTAINS", cat.contains.values())):
+        conditional = [r for r in rows if r.get("decidable") is not None]
+        out[rel] = {"conditional": len(conditional), "with_text": sum(1 for r in conditional if r.get("condition")),
+                    "decidable": sum(1 for r in conditional if r["decidable"])}
+    return out
