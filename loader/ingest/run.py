@@ -86,8 +86,12 @@ def run_ingest(store: GraphStore, paths: list[str], *, workers: int | None = Non
     pseudonymizer = Pseudonymizer.from_env() if pseudonymize else None
     workers = max(1, workers or os.cpu_count() or 1)
     run_key = run_key_for(abs_paths, pseudonymize)
+    shown_paths = abs_paths
+    if pseudonymizer:  # the graph names the paths by their keyed hashes only (pseudonymize.py)
+        run_key = "ingest-" + pseudonymizer.pseudonym("run", run_key)[:16]
+        shown_paths = [pseudonymizer.path(p) for p in abs_paths]
     report_path = os.path.abspath(report_path or default_report_path(store, run_key))
-    summary = IngestSummary(run_key=run_key, paths=abs_paths, report_path=report_path, workers=workers)
+    summary = IngestSummary(run_key=run_key, paths=shown_paths, report_path=report_path, workers=workers)
 
     requirements = conformance.load_requirements(store) or None
     summary.conformance_checked = requirements is not None
@@ -100,7 +104,7 @@ def run_ingest(store: GraphStore, paths: list[str], *, workers: int | None = Non
     files = list(walk(abs_paths, skip={report_path}))
     summary.files_seen = len(files)
     if resume:
-        done = _already_done(store, files)
+        done = _already_done(store, files, pseudonymizer.path if pseudonymizer else str)
         summary.files_skipped = len(done)
         files = [f for f in files if f.path not in done]
 
@@ -188,11 +192,12 @@ def _chunks(items: list[SourceFile], size: int) -> Iterator[list[SourceFile]]:
         yield items[start:start + size]
 
 
-def _already_done(store: GraphStore, files: list[SourceFile]) -> set[str]:
-    """--resume's checkpoint: files whose SourceFile row says ingested with the same size and mtime."""
+def _already_done(store: GraphStore, files: list[SourceFile], key_of: Callable[[str], str]) -> set[str]:
+    """--resume's checkpoint: files whose SourceFile row says ingested with the same size and mtime
+    (rows keyed by `key_of(path)`: the path, or its keyed hash when pseudonymized)."""
     done: set[str] = set()
     for start in range(0, len(files), LOOKUP_CHUNK):
-        by_path = {f.path: f for f in files[start:start + LOOKUP_CHUNK]}
+        by_path = {key_of(f.path): f for f in files[start:start + LOOKUP_CHUNK]}
         for row in store.run("source_files", keys=list(by_path)).records():
             f = by_path.get(row["key"])
             if f and row.get("status") == "ingested" and row.get("size") == f.size \

@@ -60,7 +60,18 @@ def process_chunk(files: list[SourceFile]) -> list[FileOutcome]:
 
 def process_file(f: SourceFile, requirements: conformance.Requirements | None = None,
                  pseudonymizer: Pseudonymizer | None = None) -> FileOutcome:
-    """Read and extract one file; never raises (a failure becomes a rejected outcome)."""
+    """Read and extract one file; never raises (a failure becomes a rejected outcome). Pseudonymized, the
+    outcome names the file by its keyed hash only: SourceFile and the rejection report are kept."""
+    out = _read_and_extract(f, requirements, pseudonymizer)
+    if pseudonymizer:
+        out.path = pseudonymizer.path(f.path)
+        out.reason = out.reason and pseudonymizer.scrub(out.reason, f.path)
+        out.instance_errors = [pseudonymizer.scrub(e, f.path) for e in out.instance_errors]
+    return out
+
+
+def _read_and_extract(f: SourceFile, requirements: conformance.Requirements | None,
+                      pseudonymizer: Pseudonymizer | None) -> FileOutcome:
     out = FileOutcome(f.path, f.size, f.mtime_ns, "rejected")
     try:
         with open(f.path, "rb") as fh:
