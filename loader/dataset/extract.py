@@ -9,7 +9,8 @@ It runs the steps of one extraction in order, each in its own module with a name
    the invalid values and problems, and the pointers (references.py walks the sequences); the same pass
    feeds the content hash (content_hash.py);
 2. identity.identify -> `Identity`: SOP Instance / Class UIDs, normalized or composite;
-3. pseudonymization of Patient ID and Name (pseudonymize.py), then identity.patient_key;
+3. pseudonymization (pseudonymize.py: Patient ID and Name, invalid values, pointers), then
+   identity.patient_key;
 4. the Instance row (with bookkeeping and conformance) and Instance -INSTANCE_OF-> SOPClass (a stub: the
    standard layer owns SOPClass properties);
 5. context.add_context: Patient, Study, Series, Equipment, FrameOfReference, for composite instances only;
@@ -95,13 +96,13 @@ def dataset_to_batch(ds: Any, *, source: str, path: str | None = None, file_size
     ident = identify(props, ds, sop_instance_uid, sop_class_uid)
     content_hash = digest.hexdigest()
     if pseudonymizer:
-        pseudonymizer.replace_patient(props)
+        pseudonymizer.apply(elements, ds)
 
     props.update({"source": source, "content_hash": content_hash,
                   "ingested_at": ingested_at if ingested_at is not None else _ingested_at(mtime_ns),
                   "stub": False})
     if path is not None:
-        props["path"] = path
+        props["path"] = pseudonymizer.path(path) if pseudonymizer else path
     if file_size is not None:
         props["file_size"] = int(file_size)
     if elements.invalid:

@@ -23,7 +23,7 @@ import contextlib
 import datetime as dt
 import os
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from dicom_graph.loader.dataset import conformance
 from dicom_graph.loader.dataset.pseudonymize import Pseudonymizer
@@ -57,8 +57,12 @@ def run_ingest(store: GraphStore, paths: list[str], *, workers: int | None = Non
     pseudonymizer = Pseudonymizer.from_env() if pseudonymize else None
     workers = max(1, workers or os.cpu_count() or 1)
     run_key = run_key_for(abs_paths, pseudonymize)
+    shown_paths = abs_paths
+    if pseudonymizer:  # the graph names the paths by their keyed hashes only (pseudonymize.py)
+        run_key = "ingest-" + pseudonymizer.pseudonym("run", run_key)[:16]
+        shown_paths = [pseudonymizer.path(_stored_key(p)) for p in abs_paths]
     report_path = os.path.abspath(report_path or default_report_path(store, run_key))
-    summary = IngestSummary(run_key=run_key, paths=abs_paths, report_path=report_path, workers=workers)
+    summary = IngestSummary(run_key=run_key, paths=shown_paths, report_path=report_path, workers=workers)
 
     requirements = conformance.load_requirements(store) or None
     summary.conformance_checked = requirements is not None
@@ -72,10 +76,10 @@ def run_ingest(store: GraphStore, paths: list[str], *, workers: int | None = Non
         os.makedirs(os.path.dirname(report_path) or ".", exist_ok=True)
         with open(report_path, "w", encoding="utf-8") as out:
             report = RejectionReport(out)
-            files = list(walk(abs_paths, skip={report_path}, on_skip=lambda p, why: _skipped(summary, report, p, why)))
+            files = list(walk(abs_paths, skip={report_path}, on_skip=lambda p, why: _skipped(summary, report, p, why, pseudonymizer)))
             summary.files_seen = len(files)
             if resume:
-                done = _already_done(store, files)
+                done = _already_done(store, files, _hashed_key(pseudonymizer) if pseudonymizer else _stored_key)
                 summary.files_skipped = len(done)
                 files = [f for f in files if f.path not in done]
             committer = BatchCommitter(store, summary, report, batch_instances)
@@ -93,8 +97,11 @@ def run_ingest(store: GraphStore, paths: list[str], *, workers: int | None = Non
     return summary
 
 
-def _skipped(summary: IngestSummary, report: RejectionReport, path: str, reason: str) -> None:
+def _skipped(summary: IngestSummary, report: RejectionReport, path: str, reason: str,
+             pseudonymizer: Pseudonymizer | None) -> None:
     summary.entries_skipped += 1
+    if pseudonymizer:  # the report names a skipped entry as it names any file: by its keyed hash
+        path, reason = pseudonymizer.path(_stored_key(path)), pseudonymizer.scrub(reason, path)
     report.skipped(path, reason)
 
 
@@ -117,12 +124,22 @@ def _parse_and_commit(files: list[SourceFile], parsers: Parsers, committer: Batc
         parsers.close()
 
 
-def _already_done(store: GraphStore, files: list[SourceFile]) -> set[str]:
+def _stored_key(path: str) -> str:
+    return stored_path(path)[0]
+
+
+def _hashed_key(pseudonymizer: Pseudonymizer) -> Callable[[str], str]:
+    """Pseudonymized, a file is known by the keyed hash of its stored path (worker.process_file)."""
+    return lambda path: pseudonymizer.path(_stored_key(path))
+
+
+def _already_done(store: GraphStore, files: list[SourceFile], key_of: Callable[[str], str]) -> set[str]:
     """--resume's checkpoint: files whose SourceFile row says ingested (also recovered or damaged: the same
-    bytes would give the same outcome) with the same size and mtime; looked up by their stored key."""
+    bytes would give the same outcome) with the same size and mtime; looked up by their stored key
+    (`key_of(path)`: the path's stored text form, or its keyed hash when pseudonymized)."""
     done: set[str] = set()
     for start in range(0, len(files), LOOKUP_CHUNK):
-        by_key = {stored_path(f.path)[0]: f for f in files[start:start + LOOKUP_CHUNK]}
+        by_key = {key_of(f.path): f for f in files[start:start + LOOKUP_CHUNK]}
         for row in store.run("source_files", keys=list(by_key)).records():
             f = by_key.get(row["key"])
             if f and row.get("status") in DONE_STATUSES and row.get("size") == f.size \

@@ -75,7 +75,18 @@ def process_marked(chunk_id: int, files: list[SourceFile], markers: str) -> list
 
 def process_file(f: SourceFile, requirements: conformance.Requirements | None = None,
                  pseudonymizer: Pseudonymizer | None = None) -> FileOutcome:
-    """Read and extract one file; never raises (any failure becomes a rejected outcome with its reason)."""
+    """Read and extract one file; never raises (a failure becomes a rejected outcome). Pseudonymized, the
+    outcome names the file by its keyed hash only: SourceFile and the rejection report are kept."""
+    out = _read_and_extract(f, requirements, pseudonymizer)
+    if pseudonymizer:
+        out.path = pseudonymizer.path(stored_path(f.path)[0])  # the hash of what the graph stores, as extract's
+        out.reason = out.reason and pseudonymizer.scrub(out.reason, f.path)
+        out.instance_errors = [pseudonymizer.scrub(e, f.path) for e in out.instance_errors]
+    return out
+
+
+def _read_and_extract(f: SourceFile, requirements: conformance.Requirements | None,
+                      pseudonymizer: Pseudonymizer | None) -> FileOutcome:
     out = FileOutcome(f.path, f.size, f.mtime_ns, "rejected")
     try:
         with Tracked(f.path) as fh:
@@ -115,7 +126,7 @@ def _extract(out: FileOutcome, f: SourceFile, datasets: list[Any], source: str,
         except Exception as exc:
             errors.append((type(exc).__name__, one_line(exc)))
             continue
-        if path_hex is not None:
+        if path_hex is not None and pseudonymizer is None:  # the bytes would name the file
             ex.batch.nodes["Instance"][ex.sop_instance_uid]["path_hex"] = path_hex
         out.extracted.append(ex)
         out.problems += len(ex.problems)
