@@ -23,7 +23,7 @@ def ingest(
     pseudonymize: Annotated[bool, typer.Option(
         "--pseudonymize", help="Replace Patient ID and Name by a keyed HMAC (key from "
                                "DICOM_GRAPH_PSEUDONYM_KEY) and drop the other identifying attributes of "
-                               "PS3.15 Table E.1-1; UIDs are kept.")] = False,
+                               "PS3.15 Table E.1-1; UIDs are kept; file paths are stored as keyed hashes.")] = False,
     report: Annotated[Optional[Path], typer.Option(
         "--report", help="Where to write the rejection report (JSON lines) [default: next to the graph].",
         show_default=False)] = None,

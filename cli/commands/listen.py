@@ -22,6 +22,10 @@ def listen(
              "recognised) and the rejection is recorded. Default: any.")] = None,
     store_dir: Annotated[Optional[Path], typer.Option(
         "--store-dir", help="Also keep each received instance as a Part 10 file <SOPInstanceUID>.dcm here.")] = None,
+    pseudonymize: Annotated[bool, typer.Option(
+        "--pseudonymize", help="As `ingest --pseudonymize`: PS3.15 Table E.1-1 applied to what reaches the "
+                               "graph, Patient ID and Name as keyed HMACs (key from "
+                               "DICOM_GRAPH_PSEUDONYM_KEY). --store-dir files stay as received.")] = False,
     host: Annotated[str, typer.Option(
         help="Address to bind. Default: loopback only, like the dashboard; 0.0.0.0 (or one interface's "
              "address) to take calls from other machines.")] = "127.0.0.1",
@@ -95,6 +99,9 @@ def listen(
     logging.getLogger("pynetdicom").setLevel(logging.ERROR if quiet else logging.WARNING)
 
     def body() -> None:
+        from dicom_graph.loader.dataset.pseudonymize import Pseudonymizer
+
+        pseudonymizer = Pseudonymizer.from_env() if pseudonymize else None  # no key: one line, before binding
         stop = threading.Event()
         store = open_for(db, neo4j, write=True)
         config = ListenerConfig(port=port, ae_title=ae_title.strip(), host=host, allow=allowed,
@@ -102,7 +109,7 @@ def listen(
                                 request_timeout=request_timeout, dimse_timeout=timeout,
                                 acse_timeout=timeout / 2, network_timeout=idle_timeout or timeout * 2,
                                 max_associations=max_associations, max_per_address=max_per_address,
-                                peers=peers, grace_s=grace)
+                                peers=peers, grace_s=grace, pseudonymizer=pseudonymizer)
         listener = Listener(store, config)
         try:
             listener.start()

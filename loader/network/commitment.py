@@ -64,7 +64,8 @@ class Commitment:
                 raise Refused(transaction, DUPLICATE_INVOCATION, "duplicate Transaction UID")
             outcomes = self._outcomes(refs)
             extracted = dataset_to_batch(info, source="network", sop_instance_uid=transaction,
-                                         sop_class_uid=SOP_CLASS)
+                                         sop_class_uid=SOP_CLASS,
+                                         pseudonymizer=self.context.config.pseudonymizer)
             for _cls, ref_uid, failure in outcomes:
                 extracted.batch.add_rel("REFERENCES", "Instance", transaction, "Instance", ref_uid,
                                         {"via": "ReferencedSOPSequence",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass
@@ -27,3 +28,4 @@ class ListenerConfig:
     peers: dict[str, tuple[str, int]] = field(default_factory=dict)  # AE title -> (host, port)
     grace_s: float = 30.0  # on stop: how long associations in progress may take to finish
     report_delay_s: float = 0.2  # after the N-ACTION response, before the N-EVENT-REPORT
+    pseudonymizer: Any = None  # a dataset.pseudonymize.Pseudonymizer: what reaches the graph is pseudonymized

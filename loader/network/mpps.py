@@ -52,7 +52,8 @@ class ProcedureSteps:
                 if state != "IN PROGRESS":
                     raise Refused(uid, INVALID_ATTRIBUTE_VALUE,
                                   f"PerformedProcedureStepStatus must be IN PROGRESS, not {state!r}")
-            extracted = dataset_to_batch(ds, source="network", sop_instance_uid=uid, sop_class_uid=cls)
+            extracted = dataset_to_batch(ds, source="network", sop_instance_uid=uid, sop_class_uid=cls,
+                                         pseudonymizer=self.context.config.pseudonymizer)
             self.context.store.write(extracted.batch)
         self.context.counts["stored"] += 1
         LOG.info("N-CREATE %s (%s) from %s", uid, pydicom.uid.UID(cls).name, calling(event.assoc))
@@ -70,7 +71,8 @@ class ProcedureSteps:
             raise Refused(uid, NO_SUCH_SOP_CLASS, "N-SET is only supported for MPPS")
         with self.context.lock:
             self._check_transition(uid, cls, mods)
-            extracted = dataset_to_batch(mods, source="network", sop_instance_uid=uid, sop_class_uid=cls)
+            extracted = dataset_to_batch(mods, source="network", sop_instance_uid=uid, sop_class_uid=cls,
+                                         pseudonymizer=self.context.config.pseudonymizer)
             # the hash and pointer count of a modification list are not the instance's
             extracted.batch.nodes["Instance"][uid].pop("content_hash", None)
             extracted.batch.nodes["Instance"][uid].pop("pointer_count", None)

@@ -105,12 +105,12 @@ class Storage:
             raise Refused(uid, DATA_SET_DOES_NOT_MATCH_SOP_CLASS, f"invalid SOP Instance UID {uid[:80]!r}")
         return data, ds
 
-    @staticmethod
-    def _extract(ds: Dataset, uid: str, cls: str, final: Path | None, size: int) -> Extracted:
+    def _extract(self, ds: Dataset, uid: str, cls: str, final: Path | None, size: int) -> Extracted:
         try:
             extracted = dataset_to_batch(ds, source="network", path=str(final) if final else None,
                                          file_size=size if final else None,
-                                         sop_instance_uid=uid, sop_class_uid=cls)
+                                         sop_instance_uid=uid, sop_class_uid=cls,
+                                         pseudonymizer=self.context.config.pseudonymizer)
         except ExtractError as exc:
             raise Refused(uid, CANNOT_UNDERSTAND, str(exc)) from exc
         except Exception as exc:  # noqa: BLE001
