@@ -71,21 +71,11 @@ class GraphBatch:
     def merge(self, other: "GraphBatch") -> None:
         """Fold another batch into this one (the writer combines the workers' batches)."""
         for label, rows in other.nodes.items():
-            mine = self.nodes.setdefault(label, {})
-            for key, props in rows.items():
-                if key in mine:
-                    mine[key].update(props)
-                else:
-                    mine[key] = dict(props)
+            _fold(self.nodes.setdefault(label, {}), rows)
         for label, keys in other.stubs.items():
             self.stubs.setdefault(label, set()).update(keys)
-        for group, rows in other.rels.items():
-            mine_rels = self.rels.setdefault(group, {})
-            for row_key, row in rows.items():
-                if row_key in mine_rels:
-                    mine_rels[row_key].update(row)
-                else:
-                    mine_rels[row_key] = dict(row)
+        for group, rel_rows in other.rels.items():
+            _fold(self.rels.setdefault(group, {}), rel_rows)
 
     def node_rows(self, label: str) -> list[dict[str, Any]]:
         return list(self.nodes.get(label, {}).values())
@@ -104,3 +94,12 @@ class GraphBatch:
 
     def __bool__(self) -> bool:
         return self.row_count() > 0
+
+
+def _fold(mine: dict[Any, dict[str, Any]], theirs: dict[Any, dict[str, Any]]) -> None:
+    """Rows keyed alike: a row both have gets the other's properties on top; a new row is copied."""
+    for key, props in theirs.items():
+        if key in mine:
+            mine[key].update(props)
+        else:
+            mine[key] = dict(props)

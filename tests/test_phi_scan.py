@@ -162,8 +162,30 @@ def _leaves(value: Any) -> Iterator[Any]:
             yield from _leaves(v)
     elif isinstance(value, (dt.date, dt.datetime, dt.time)):
         yield value.isoformat()
+    elif isinstance(value, str) and value[:1] in "{[" and (parsed := _json(value)) is not None:
+        # a JSON text property (EntityValues.observed, Instance.other_values) holds values of its own:
+        # scanned one by one, as if stored as properties, so a kept value beside a removed one is no leak
+        # and a removed one inside it is found
+        yield from _json_leaves(parsed)
     elif value is not None:
         yield value
+
+
+def _json_leaves(value: Any) -> Iterator[Any]:
+    """Inside JSON, keys are data too (EntityValues.observed maps a keyword to {value text: count})."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _json_leaves(v)
+    else:
+        yield from _leaves(value)
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def forms(value: Any) -> tuple[set[str], set[Any]]:
