@@ -97,7 +97,7 @@ class Parsers:
         suspects = self._suspects()
         self.restarts += 1
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            _abandon(self.pool)
         self.pool = self._new_pool(self.workers)
         again: deque[tuple[int, Future[list[FileOutcome]]]] = deque()
         for i, future in pending:
@@ -127,10 +127,13 @@ class Parsers:
     def _alone(self, chunk: list[SourceFile]) -> list[FileOutcome]:
         """Parse a suspect chunk in a pool of its own; if it dies there, file by file; a file that dies
         alone is reported."""
+        solo = self._new_pool(1)
         try:
-            with self._new_pool(1) as solo:
-                return solo.submit(process_marked, -1, chunk, self.markers).result()
+            outcomes = solo.submit(process_marked, -1, chunk, self.markers).result()
+            solo.shutdown(wait=True)
+            return outcomes
         except BrokenProcessPool:
+            _abandon(solo)
             self._suspects()  # its marker, cleared
             if len(chunk) > 1:
                 return [o for f in chunk for o in self._alone([f])]
@@ -151,3 +154,15 @@ class Parsers:
             self.pool = None
         if self.markers:
             shutil.rmtree(self.markers, ignore_errors=True)
+
+
+def _abandon(pool: ProcessPoolExecutor) -> None:
+    """Let go of a broken pool without waiting for it: a shutdown(wait=True) of a pool whose worker was
+    killed can block on the pool's queue threads (a worker killed mid-read leaves the task queue's pipe
+    and lock in any state); once, under load, the ingest never finished that way. Its surviving workers
+    are ended, not joined."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.kill()
