@@ -3,8 +3,8 @@
     import dicom_graph as dg
     g = dg.connect()                                   # same --db / NEO4J_* / DICOM_GRAPH_DB rules as the CLI
     g.query("example_derived_objects")                 # a named query, or any Cypher: a DataFrame
-    g.query("MATCH (s:Series) WHERE s.Modality = $m RETURN s.SeriesDate AS d", m="CT")
-    g.subgraph("MATCH (s:Instance)-[r:REFERENCES]->(t) RETURN s, r, t LIMIT 50")   # a MultiDiGraph
+    g.query("example_thin_ct", max_thickness=1.0)      # parameters as keywords (`dicom-graph queries`)
+    g.subgraph("pointers_graph_of_study", study=uid)   # nodes and relationships a query returns: a MultiDiGraph
 
 It is a thin layer over the store the commands use, so a notebook, `dicom-graph query` and the dashboard
 give the same answers: the same named queries, the same read path (read-only unless `connect(write=True)`;

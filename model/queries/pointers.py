@@ -93,6 +93,14 @@ register(
             + _edges("MATCH (t:Study {StudyInstanceUID: $study})<-[r:REFERENCES]-(s:Instance)", _into("Study"))),
     ),
     NamedQuery(
+        name="pointers_graph_of_study",
+        title="A study's pointers as a graph: its instances, their REFERENCES and the targets (nodes)",
+        description="Whole nodes and relationships, for `dicom-graph export` and the Python API's subgraph "
+                    "(Gephi, Cytoscape, networkx); pointers_around_study gives the same edges as columns.",
+        parameters=required(study=None) + optional(limit=1000),
+        cypher=f"MATCH {_STUDY}(s:Instance)-[r:REFERENCES]->(t) RETURN s, r, t LIMIT $limit",
+    ),
+    NamedQuery(
         name="pointers_around_instance",
         title="The reference graph around an instance (two hops out, one hop in)",
         parameters=required(uid=None) + optional(limit=1000),
