@@ -65,6 +65,7 @@ def demo(
     from dicom_graph.commands.dashboard import serve, streamlit_command
     from dicom_graph.loader.ingest import run_ingest
     from dicom_graph.loader.standard.load import format_summary, load_standard
+    from dicom_graph.model.queries.overview import left_out
     from dicom_graph.model.store import default_db_path, open_store
 
     path = (db or Path(default_db_path())).resolve()
@@ -85,11 +86,15 @@ def demo(
             result = run_ingest(store, [str(d) for d in dirs], workers=workers, progress=False)
             for line in result.lines():
                 typer.echo(f"    {line}")
+            data = store.run("data_counts").records()[0]
+            status = {r["what"]: int(r["n"] or 0) for r in store.run("dashboard_status")}
             stats = store.stats()["nodes"]
-        typer.echo(f"graph ready in {time.monotonic() - t0:.1f} s: {stats.get('Patient', 0):,} patients, "
-                   f"{stats.get('Study', 0):,} studies, {stats.get('Series', 0):,} series, "
-                   f"{stats.get('Instance', 0):,} instances (with stubs for what they point at), "
-                   f"{stats.get('SOPClass', 0):,} SOP classes, {stats.get('Attribute', 0):,} attributes")
+        # the Overview's figures (data_counts) and what they leave out, in the Overview's words
+        note = left_out(status)
+        typer.echo(f"graph ready in {time.monotonic() - t0:.1f} s: {data['patients']:,} patients, "
+                   f"{data['studies']:,} studies, {data['series']:,} series, {data['instances']:,} instances, "
+                   f"{stats.get('SOPClass', 0):,} SOP classes, {stats.get('Attribute', 0):,} attributes"
+                   + (f" ({note})" if note else ""))
 
     guarded(build)
     typer.echo(f"the graph is {path}: {_next_steps(path, db)}")
