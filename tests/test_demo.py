@@ -88,6 +88,17 @@ def test_demo_builds_the_default_graph_the_readme_commands_then_read(tmp_path: P
     assert f"the graph is {default}" in built.stdout  # it says where
     assert "`dicom-graph query example_derived_objects`" in built.stdout  # and what to type, with no --db
 
+    # the figures are the Overview's (data_counts), and the demo says what they leave out, as the Overview does
+    from dicom_graph.model.queries.overview import left_out
+    from dicom_graph.model.store import open_store
+
+    with open_store(str(default)) as store:
+        data = store.run("data_counts").records()[0]
+        note = left_out({r["what"]: r["n"] for r in store.run("dashboard_status")})
+    assert f"{data['patients']:,} patients, {data['studies']:,} studies, {data['series']:,} series, " \
+           f"{data['instances']:,} instances" in built.stdout
+    assert note and f"({note})" in built.stdout
+
     stats = subprocess.run([*dicom_graph_command(), "stats", "--json"], cwd=tmp_path, env=env,
                            capture_output=True, text=True, timeout=120)
     assert stats.returncode == 0, stats.stderr

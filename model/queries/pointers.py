@@ -95,8 +95,7 @@ register(
     NamedQuery(
         name="pointers_graph_of_study",
         title="A study's pointers as a graph: its instances, their REFERENCES and the targets (nodes)",
-        description="Whole nodes and relationships, for `dicom-graph export` and the Python API's subgraph "
-                    "(Gephi, Cytoscape, networkx); pointers_around_study gives the same edges as columns.",
+        description="Whole nodes, for `export` and the API's subgraph; pointers_around_study has columns.",
         parameters=required(study=None) + optional(limit=1000),
         cypher=f"MATCH {_STUDY}(s:Instance)-[r:REFERENCES]->(t) RETURN s, r, t LIMIT $limit",
     ),
