@@ -26,8 +26,18 @@ PAGES = [  # (file, title, icon, url path)
 
 st.set_page_config(page_title="dicom-graph", page_icon=":material/hub:", layout="wide")
 auth.gate()
-navigation = st.navigation([st.Page(str(HERE / "views" / file), title=title, icon=icon, url_path=path,
-                                    default=(path == "overview"))
-                            for file, title, icon, path in PAGES])
+pages = [st.Page(str(HERE / "views" / file), title=title, icon=icon, url_path=path)
+         for file, title, icon, path in PAGES]
+
+
+def _home() -> None:
+    """`/` shows the Overview at its own address. Streamlit serves its default page at `/` only, so an
+    Overview marked default made `/overview` (a link, a bookmark, the README) a "Page not found" dialog;
+    a hidden default that switches to it keeps both addresses working."""
+    st.switch_page(pages[0])
+
+
+navigation = st.navigation([st.Page(_home, title="Home", url_path="home", default=True, visibility="hidden"),
+                            *pages])
 graph.sidebar()
 navigation.run()

@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dicom_graph.dashboard import graph as dashboard_graph
+from dicom_graph.model.queries.overview import left_out
 from dicom_graph.model.store import open_store
 
 from .conftest import make_store, neo4j_uri, shared_path
@@ -101,6 +102,11 @@ def test_overview_shows_the_counts(corpus_graph):
     assert int(shown["SOP classes in use"]) >= 20
     runs = [df.value for df in at.dataframe if "files_ingested" in df.value.columns]
     assert runs and int(runs[0]["files_ingested"].iloc[0]) > 250
+    # what the figures leave out is said on screen, in the words `dicom-graph demo` prints
+    status = {r["what"]: r["n"] for r in corpus_graph["reader"].run("dashboard_status")}
+    note = left_out(status)
+    assert status["stub_instances"] > 0 and "known only from pointers" in note
+    assert any(note in c.value for c in at.caption), [c.value for c in at.caption]
 
 
 @pytest.mark.shared
@@ -142,6 +148,7 @@ def test_standard_browse_attribute_dimse_compare(corpus_graph):
     at.text_input(key="std_attr").input("SliceThickness").run()
     assert_clean(at)
     assert "Image Plane" in set(at.dataframe[0].value["module"])
+    assert [m.label for m in at.metric] == ["Modules", "IODs", "SOP classes", "Service classes"]
     at.segmented_control(key="std_view").set_value("DIMSE").run()
     assert_clean(at)
     assert {"N-CREATE", "N-SET"} <= set(at.dataframe[0].value["dimse"])
@@ -157,6 +164,11 @@ def test_data_browser_drills_down_to_an_instance(corpus_graph):
     assert_clean(at)
     patients = at.dataframe[0].value
     assert len(patients) > 10
+    without_id = int(patients["patient_id"].isna().sum())
+    explained = [c.value for c in at.caption if "have no Patient ID" in c.value]
+    assert explained == ([f"{without_id:,} of them have no Patient ID: each is one study's patient, never merged "
+                          "with another on a guess, and the Overview's patient count (by Patient ID) leaves them "
+                          "out."] if without_id else [])
     at.selectbox(key="f_modality").select("CT").run()
     assert_clean(at)
     assert at.dataframe[0].value["instances"].sum() > 0
@@ -177,6 +189,7 @@ def test_conformance_and_pointers(corpus_graph):
     assert_clean(at)
     studies = at.selectbox(key="ptr_study")
     assert studies.options  # the corpus has SEG / SR / RT objects pointing at images
+    assert not [o for o in studies.options if o.startswith("nan ")], studies.options  # a missing description
     at.segmented_control(key="ptr_view").set_value("Dangling").run()
     assert_clean(at)
 

@@ -8,15 +8,14 @@ dashboard on the result.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from dicom_graph.common import fail, guarded
-
-DEMO_DB = "dicom-graph-demo.db"
+from dicom_graph.common import DbOption, fail, guarded
 
 
 def sample_dirs() -> list[Path]:
@@ -42,8 +41,7 @@ def sample_dirs() -> list[Path]:
 
 
 def demo(
-    db: Annotated[Optional[Path], typer.Option("--db", help=f"Embedded graph to build [default ./{DEMO_DB}].")]
-    = None,
+    db: DbOption = None,
     headless: Annotated[bool, typer.Option("--headless", "--no-browser",
                                            help="Do not open a browser (servers, CI).")] = False,
     no_dashboard: Annotated[bool, typer.Option("--no-dashboard", help="Build the graph, do not start the "
@@ -53,22 +51,24 @@ def demo(
 ) -> None:
     """Load the standard, ingest a sample of real DICOM files that ships with pydicom, open the dashboard.
 
-    Everything is local: the graph is ./dicom-graph-demo.db (embedded LadybugDB), nothing is downloaded,
-    and the dashboard listens on 127.0.0.1 only. Run it again to reuse the same graph (nothing is
-    duplicated).
+    Everything is local: the graph is the one every other command opens by default (--db, else
+    DICOM_GRAPH_DB, else ./dicom-graph.db; embedded LadybugDB), so the commands you type next read what
+    the demo built. Nothing is downloaded, and the dashboard listens on 127.0.0.1 only. Run it again to
+    reuse the same graph (nothing is duplicated).
 
     Examples:
 
       dicom-graph demo
 
-      dicom-graph demo --no-dashboard && dicom-graph query example_derived_objects --db dicom-graph-demo.db
+      dicom-graph demo --no-dashboard && dicom-graph query example_derived_objects
     """
     from dicom_graph.commands.dashboard import serve, streamlit_command
     from dicom_graph.loader.ingest import run_ingest
     from dicom_graph.loader.standard.load import format_summary, load_standard
-    from dicom_graph.model.store import open_store
+    from dicom_graph.model.queries.overview import left_out
+    from dicom_graph.model.store import default_db_path, open_store
 
-    path = (db or Path(DEMO_DB)).resolve()
+    path = (db or Path(default_db_path())).resolve()
     dirs = sample_dirs()
     if not dirs:
         fail("no sample DICOM files found (pydicom's data/test_files is missing from this install)")
@@ -86,19 +86,33 @@ def demo(
             result = run_ingest(store, [str(d) for d in dirs], workers=workers, progress=False)
             for line in result.lines():
                 typer.echo(f"    {line}")
+            data = store.run("data_counts").records()[0]
+            status = {r["what"]: int(r["n"] or 0) for r in store.run("dashboard_status")}
             stats = store.stats()["nodes"]
-        typer.echo(f"graph ready in {time.monotonic() - t0:.1f} s: {stats.get('Patient', 0):,} patients, "
-                   f"{stats.get('Study', 0):,} studies, {stats.get('Series', 0):,} series, "
-                   f"{stats.get('Instance', 0):,} instances (with stubs for what they point at), "
-                   f"{stats.get('SOPClass', 0):,} SOP classes, {stats.get('Attribute', 0):,} attributes")
+        # the Overview's figures (data_counts) and what they leave out, in the Overview's words
+        note = left_out(status)
+        typer.echo(f"graph ready in {time.monotonic() - t0:.1f} s: {data['patients']:,} patients, "
+                   f"{data['studies']:,} studies, {data['series']:,} series, {data['instances']:,} instances, "
+                   f"{stats.get('SOPClass', 0):,} SOP classes, {stats.get('Attribute', 0):,} attributes"
+                   + (f" ({note})" if note else ""))
 
     guarded(build)
+    typer.echo(f"the graph is {path}: {_next_steps(path, db)}")
     if no_dashboard:
-        typer.echo(f"open it with: dicom-graph dashboard --db {path}")
         return
     command, env = streamlit_command(path, None, [], headless=headless, port=port)
     typer.echo(f"starting the dashboard on http://127.0.0.1:{port or 8501} (Ctrl+C to stop) ...")
     raise typer.Exit(serve(command, env))  # SIGTERM / Ctrl+C reach the Streamlit child, which is waited for
+
+
+def _next_steps(path: Path, db: Optional[Path]) -> str:
+    """What to type next. Without --db the demo built the default graph, so the commands need no --db;
+    with one, or with NEO4J_URI set (which the other commands would follow), they do: a newcomer copies
+    this line, it must work as printed."""
+    suffix = "" if db is None and not os.environ.get("NEO4J_URI") else f" --db {path}"
+    return (f"every command reads it{' with' + suffix if suffix else ' by default'}, e.g. "
+            f"`dicom-graph stats{suffix}`, `dicom-graph query example_derived_objects{suffix}`, "
+            f"`dicom-graph dashboard{suffix}`")
 
 
 def register(app: typer.Typer) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import signal
+import time
 from pathlib import Path
 from typing import Annotated, Iterator, Optional
 
@@ -25,7 +28,8 @@ def ingest(
                                "DICOM_GRAPH_PSEUDONYM_KEY) and drop the other identifying attributes of "
                                "PS3.15 Table E.1-1; UIDs are kept; file paths are stored as keyed hashes.")] = False,
     report: Annotated[Optional[Path], typer.Option(
-        "--report", help="Where to write the rejection report (JSON lines) [default: next to the graph].",
+        "--report", help="Where to write the rejection report (JSON lines) [default: next to the embedded "
+                         "graph; for Neo4j in $XDG_DATA_HOME/dicom-graph/reports (~/.local/share/...)].",
         show_default=False)] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress",
                                            help="A progress bar on a terminal (plain lines otherwise).")] = True,
@@ -60,8 +64,9 @@ def ingest(
         from dicom_graph.loader.ingest import run_ingest
 
         with open_for(db, neo4j, write=True) as store, _sigterm_as_ctrl_c():
+            where = report or (None if store.dialect == "embedded" else neo4j_report_path(store.describe()))
             summary = run_ingest(store, [str(p) for p in paths], workers=workers, resume=resume,
-                                 pseudonymize=pseudonymize, report_path=str(report) if report else None,
+                                 pseudonymize=pseudonymize, report_path=str(where) if where else None,
                                  progress=progress, batch_instances=batch)
         for line in summary.lines():
             typer.echo(line)
@@ -69,6 +74,15 @@ def ingest(
             raise typer.Exit(130)
 
     guarded(body)
+
+
+def neo4j_report_path(server: str) -> Path:
+    """A Neo4j graph has no folder of its own: its reports go to the user's data folder (XDG), one per run,
+    named by the server and the time, not into whatever folder the ingest was started from."""
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    name = re.sub(r"[^A-Za-z0-9.-]+", "-", server).strip("-")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return base / "dicom-graph" / "reports" / f"{name}-{stamp}-{os.getpid()}.rejects.jsonl"
 
 
 @contextlib.contextmanager

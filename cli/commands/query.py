@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
 
 import typer
@@ -49,31 +48,17 @@ def query(
     guarded(body)
 
 
-_BARE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
 def _statement(cypher: str, given: dict[str, Any]) -> tuple[Callable[[str], str], dict[str, Any]]:
-    """What to send for `query CYPHER`: a named query's text per dialect and its bound parameters, or the
-    Cypher as typed. Usage errors (an unknown name, a parameter unknown or missing) exit 2 before any
-    graph is opened, naming what the query takes."""
-    from dicom_graph.model import queries
-    from dicom_graph.model.read_only.vocabulary import READ_STARTS, REFUSED
+    """What to send for `query CYPHER` (dicom_graph.statement.resolve). Usage errors (an unknown name, a
+    parameter unknown or missing) exit 2 before any graph is opened, naming what the query takes."""
     from dicom_graph.model.store import StoreError
+    from dicom_graph.statement import resolve
 
-    word = cypher.strip()
     try:
-        # one word is a named query (or a typo of one), unless it is a statement of its own (CHECKPOINT,
-        # BEGIN, ...): that goes on as Cypher, so the read path can say why it is refused
-        if _BARE_NAME.match(word) and word.upper() not in REFUSED and word.upper() not in READ_STARTS:
-            named = queries.get(word)
-            return named.text, named.bind(given)
+        resolved = resolve(cypher, given)
     except StoreError as exc:
         fail(str(exc), 2)
-    missing = sorted(queries.parameters_in(cypher) - set(given))
-    if missing:
-        fail(f"the query uses {', '.join('$' + m for m in missing)}; give "
-             f"{' '.join(f'-p {m}=VALUE' for m in missing)}", 2)
-    return lambda _dialect: cypher, given
+    return resolved
 
 
 def list_queries(

@@ -82,6 +82,10 @@ unfiltered = not (modality or sop_class or manufacturer or use_dates or filters[
 patients = graph.frame(graph.cached("browse_patients_unfiltered", limit=500) if unfiltered
                        else graph.cached("browse_patients", **filters, limit=500))
 st.subheader(f"Patients ({len(patients):,}{'+' if len(patients) >= 500 else ''})")
+without_id = int(patients["patient_id"].isna().sum()) if not patients.empty else 0
+if without_id:  # why this list is longer than the Overview's figure, which counts Patient IDs
+    st.caption(f"{without_id:,} of them have no Patient ID: each is one study's patient, never merged with "
+               "another on a guess, and the Overview's patient count (by Patient ID) leaves them out.")
 if patients.empty:
     st.info("No instance matches these filters.")
     st.stop()

@@ -4,6 +4,7 @@ import altair as alt
 import streamlit as st
 
 from dicom_graph.dashboard import graph
+from dicom_graph.model.queries.overview import left_out
 
 st.title("Overview")
 c = graph.counts()
@@ -12,13 +13,15 @@ for col, (key, label) in zip(cols, [("patients", "Patients"), ("studies", "Studi
                                     ("instances", "Instances"), ("sop_classes_in_use", "SOP classes in use")],
                                     strict=True):
     col.metric(label, f"{c.get(key, 0):,}")
+note = left_out(c)
+if note:  # the same words `dicom-graph demo` prints: the two must not seem to disagree
+    st.caption(f"Patients are counted by Patient ID; {note}. `dicom-graph stats` counts every node.")
 
 if not c.get("iods"):
     st.info("The standard is not loaded: run `dicom-graph standard load` to join the data with the "
             "standard's definitions (SOP classes, IODs, modules, conformance).")
 if not graph.empty_notice():
-    st.caption(f"{c.get('stub_instances', 0):,} instances known only from pointers · "
-               f"{c.get('pointers', 0):,} pointers · {c.get('equipment', 0):,} pieces of equipment · "
+    st.caption(f"{c.get('pointers', 0):,} pointers · {c.get('equipment', 0):,} pieces of equipment · "
                f"standard: {c.get('sop_classes_defined', 0):,} SOP classes, {c.get('iods', 0):,} IODs, "
                f"{c.get('modules', 0):,} modules, {c.get('attributes', 0):,} attributes")
     left, right = st.columns(2)

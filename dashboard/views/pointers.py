@@ -35,6 +35,12 @@ def draw(edges_df: pd.DataFrame, focus: str) -> None:
     st.dataframe(edges_df, hide_index=True, width="stretch", height=240)
 
 
+def described(description: object) -> str:
+    """A study's description for the picker: a missing one is NaN in the frame, which is truthy, so
+    `description or ...` printed "nan"."""
+    return "(no description)" if pd.isna(description) or not description else str(description)
+
+
 tab = st.segmented_control("View", ["Around a study", "Around an instance", "Dangling", "Normalized"],
                            default="Around a study", key="ptr_view", label_visibility="collapsed") \
     or "Around a study"
@@ -45,7 +51,7 @@ if tab == "Around a study":
         st.info("No instance in this graph points at another: ingest derived objects (SEG, RTSTRUCT, SR, KOS, "
                 "PR) or MPPS to see their pointers.")
     else:
-        labels = {r["study_uid"]: f"{r['description'] or '(no description)'} · {r['pointers']} pointers · "
+        labels = {r["study_uid"]: f"{described(r['description'])} · {r['pointers']} pointers · "
                                   f"{graph.short_uid(r['study_uid'], 20)}" for _, r in studies.iterrows()}
         study = st.selectbox("Study", list(labels), format_func=labels.__getitem__, key="ptr_study")
         draw(graph.frame(graph.run("pointers_around_study", study=study, limit=500)), f"Study:{study}")

@@ -138,8 +138,11 @@ elif view == "Attribute":
         else:
             reach = graph.run("attribute_reach", attribute=key).records()[0]
             cols = st.columns(4)
-            for col, name in zip(cols, ["modules", "iods", "sop_classes", "service_classes"], strict=True):
-                col.metric(name.replace("_", " ").replace("iods", "IODs").capitalize(), reach[name])
+            # the standard's own spelling (str.capitalize made "Iods" and "Sop classes")
+            labels = [("modules", "Modules"), ("iods", "IODs"), ("sop_classes", "SOP classes"),
+                      ("service_classes", "Service classes")]
+            for col, (name, label) in zip(cols, labels, strict=True):
+                col.metric(label, reach[name])
             st.dataframe(df[["module", "path", "type", "iod", "usage", "sop_class", "service_class"]],
                          hide_index=True, width="stretch")
 

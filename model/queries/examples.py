@@ -15,6 +15,10 @@ from . import NamedQuery, Visibility, optional, register, required
 
 _example = partial(NamedQuery, visibility=Visibility.EXAMPLE)
 
+# modalities (PS3.3 C.7.3.1.1.1) of objects made from other instances: segmentations, RT structure sets,
+# plans and doses, structured reports, key object selections, presentation states, registrations
+DERIVED_MODALITIES = ("SEG", "RTSTRUCT", "RTPLAN", "RTDOSE", "SR", "KO", "PR", "REG")
+
 register(
     _example(
         name="example_studies_per_modality",
@@ -50,11 +54,16 @@ register(
     ),
     _example(
         name="example_derived_objects",
-        title="Derived objects (SEG, RTSTRUCT, SR, KOS, PR) and the instances they point at",
-        parameters=optional(limit=100),
-        cypher="MATCH (s:Instance)-[r:REFERENCES]->(t:Instance) WHERE coalesce(t.stub, false) = false "
-               "RETURN s.Modality AS source_modality, r.via AS via, t.Modality AS target_modality, "
-               "count(*) AS pointers ORDER BY pointers DESC, source_modality, via LIMIT $limit",
+        title="Derived objects (SEG, RTSTRUCT, SR, KOS, PR, ...) and the instances they point at",
+        description="Pointers from instances of the derived modalities to instances, per SOP class and "
+                    "sequence path; `in_graph` counts the targets that were ingested, the rest are stubs "
+                    "(pointed at, not yet loaded): derived objects usually arrive without their sources.",
+        parameters=optional(modalities=list(DERIVED_MODALITIES), limit=100),
+        cypher="MATCH (c:SOPClass)<-[:INSTANCE_OF]-(s:Instance)-[r:REFERENCES]->(t:Instance) "
+               "WHERE s.Modality IN $modalities "
+               "RETURN s.Modality AS source_modality, c.name AS source_sop_class, r.via AS via, "
+               "count(*) AS pointers, sum(CASE WHEN coalesce(t.stub, false) THEN 0 ELSE 1 END) AS in_graph "
+               "ORDER BY pointers DESC, source_modality, source_sop_class, via LIMIT $limit",
     ),
     _example(
         name="example_equipment",

@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Mapping
+
 from . import NamedQuery, Visibility, optional, register, union_all
+
+
+def left_out(status: Mapping[str, int]) -> str:
+    """What `data_counts` leaves out, from `dashboard_status`'s rows, in words: `demo`, the Overview and
+    `stats` (which counts every node) must not look as if they disagree. Empty when nothing is left out."""
+    parts = [f"{status.get('unidentified_patients', 0):,} patients without a Patient ID (one per study, "
+             "never merged on a guess)"] if status.get("unidentified_patients") else []
+    stubs = [f"{status[f'stub_{kind}']:,} {kind if status[f'stub_{kind}'] != 1 else one}"
+             for kind, one in (("studies", "study"), ("series", "series"), ("instances", "instance"))
+             if status.get(f"stub_{kind}")]
+    if stubs:
+        parts.append(f"{', '.join(stubs)} known only from pointers (stubs)")
+    return "not counted: " + "; ".join(parts) if parts else ""
 
 register(
     NamedQuery(
@@ -15,6 +30,10 @@ register(
             "MATCH (:Instance)-[:INSTANCE_OF]->(c:SOPClass) RETURN 'sop_classes_in_use' AS what, "
             "count(DISTINCT c) AS n",
             "MATCH (n:Instance) WHERE n.stub = true RETURN 'stub_instances' AS what, count(n) AS n",
+            "MATCH (n:Series) WHERE n.stub = true RETURN 'stub_series' AS what, count(n) AS n",
+            "MATCH (n:Study) WHERE n.stub = true RETURN 'stub_studies' AS what, count(n) AS n",
+            "MATCH (n:Patient) WHERE coalesce(n.stub, false) = false AND (n.PatientID IS NULL "
+            "OR coalesce(n.unidentified, false) = true) RETURN 'unidentified_patients' AS what, count(n) AS n",
             "MATCH (n:Equipment) RETURN 'equipment' AS what, count(n) AS n",
             "MATCH (n:SOPClass) WHERE n.name IS NOT NULL AND coalesce(n.superseded, false) = false "
             "RETURN 'sop_classes_defined' AS what, count(n) AS n",

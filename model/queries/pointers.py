@@ -93,6 +93,13 @@ register(
             + _edges("MATCH (t:Study {StudyInstanceUID: $study})<-[r:REFERENCES]-(s:Instance)", _into("Study"))),
     ),
     NamedQuery(
+        name="pointers_graph_of_study",
+        title="A study's pointers as a graph: its instances, their REFERENCES and the targets (nodes)",
+        description="Whole nodes, for `export` and the API's subgraph; pointers_around_study has columns.",
+        parameters=required(study=None) + optional(limit=1000),
+        cypher=f"MATCH {_STUDY}(s:Instance)-[r:REFERENCES]->(t) RETURN s, r, t LIMIT $limit",
+    ),
+    NamedQuery(
         name="pointers_around_instance",
         title="The reference graph around an instance (two hops out, one hop in)",
         parameters=required(uid=None) + optional(limit=1000),
