@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-EXPECTED = {"demo", "ingest", "listen", "query", "queries", "stats", "dashboard", "standard"}
+EXPECTED = {"demo", "ingest", "listen", "query", "queries", "export", "stats", "dashboard", "standard"}
 
 
 def listed_commands(command: list[str]) -> set[str]:
