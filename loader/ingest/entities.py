@@ -14,8 +14,9 @@ What is recorded where:
 - `EntityValues {key: "Label|entity key"}` (bookkeeping) holds, as JSON, every value each attribute
   has been seen with and how many instance versions carried it. A version (SOP Instance UID + content
   hash) counts once: a file ingested again adds nothing, so the record is the same whatever order,
-  batches or runs the files come in (a crash between the Instance rows and this record may leave a
-  count short: the values themselves are a set union and stay exact);
+  batches or runs the files come in. The ingest writes these records before the instances
+  (writer.write_batch): a kill -9 between the two may count the batch in flight twice on --resume,
+  but never leaves an entity or a value unrecorded (the values are a set union and stay exact);
 - `EntityConflict {key: "Label|entity key|keyword"}` (public, `entity_conflicts`) for every attribute
   with more than one value: the values as text (sorted), the counts aligned with them, and `kept`;
 - the deterministic value: the entity node keeps the smallest value as text (ISO dates, so the earliest

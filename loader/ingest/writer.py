@@ -19,7 +19,20 @@ if TYPE_CHECKING:
     from dicom_graph.model.store import GraphStore
 
 
+ENTITY_RECORDS = ("EntityValues", "EntityConflict")
+
+
 def write_batch(store: GraphStore, resolved: ResolvedBatch, run_key: str) -> None:
+    """The entity records first, then the graph, then the SourceFile rows (--resume's checkpoint).
+
+    A bulk write is several transactions, so a kill -9 can land between its parts. The entity records
+    count only instance versions the graph does not hold yet (ingest/entities.py): written after the
+    instances, a kill in between would leave those entities with no record for good (--resume finds the
+    instances unchanged and counts nothing). Written first, the worst a kill can do is count the batch
+    in flight twice: every value and every entity is still recorded."""
+    records = _take(resolved.graph, ENTITY_RECORDS)
+    if records:
+        store.write(records, atomic=False)
     store.write(resolved.graph, atomic=False)
     if resolved.conflicted:  # their edges now come from more than one version of their content
         store.run("recount_pointers", uids=sorted(resolved.conflicted))
@@ -37,3 +50,13 @@ def source_files(files: list[FileOutcome], run_key: str) -> GraphBatch:
             "reason": o.reason, "error_class": o.error_class, "run": run_key,
             "sop_instance_uids": sorted({ex.sop_instance_uid for ex in o.extracted})})
     return batch
+
+
+def _take(batch: GraphBatch, labels: tuple[str, ...]) -> GraphBatch:
+    """Move the rows of `labels` out of `batch` into a batch of their own (they have no relationships)."""
+    taken = GraphBatch()
+    for label in labels:
+        rows = batch.nodes.pop(label, None)
+        if rows:
+            taken.nodes[label] = rows
+    return taken
