@@ -18,8 +18,9 @@ if by_class.empty:
     st.stop()
 
 by_class["complete %"] = (100.0 * by_class["complete"] / by_class["instances"]).round(1)
-st.caption("An instance is complete when no mandatory module is missing and no Type 1 / Type 2 attribute of "
-           "its present modules is absent (Type 1 also: not empty). Conditional types are not evaluated.")
+st.caption("An instance is complete when no mandatory module is missing and no required Type 1 / Type 2 "
+           "attribute is absent (Type 1 also: not empty). 1C / 2C and C modules count where their condition can "
+           "be evaluated; an undecidable condition is not evaluated, never a failure (`conformance_findings`).")
 st.altair_chart(alt.Chart(by_class.head(25)).mark_bar().encode(
     x=alt.X("complete %:Q", scale=alt.Scale(domain=[0, 100])),
     y=alt.Y("sop_class:N", sort="-x", title=None),

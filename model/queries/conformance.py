@@ -76,7 +76,7 @@ def _findings(dialect: str) -> str:
             "AND ($sop_instance_uid = '' OR i.SOPInstanceUID = $sop_instance_uid) "
             "AND ($sop_class = '' OR i.SOPClassUID = $sop_class) "
             f"UNWIND range({first}, {last}) AS k "
-            f"RETURN i.SOPInstanceUID AS sop_instance_uid, i.SOPClassUID AS sop_class_uid, {cols} "
+            f"RETURN i.SOPInstanceUID AS sop_instance_uid, i.SOPClassUID AS sop_class_uid, i.path AS file, {cols} "
             "ORDER BY sop_instance_uid, path, keyword LIMIT $limit")
 
 
@@ -123,6 +123,15 @@ register(
         parameters=optional(sop_instance_uid="", sop_class="", limit=100000),
         cypher=_findings("neo4j"),
         variants={"embedded": _findings("embedded")},
+    ),
+    NamedQuery(
+        name="conformance_checked",
+        title="Instances checked against their IOD: findings and conditions not evaluated",
+        description="Per checked instance: its file, how many findings it has and how many conditions could "
+                    "not be evaluated (undecidable, or not readable on the instance): those are not failures.",
+        cypher="MATCH (i:Instance) WHERE i.conformant IS NOT NULL "
+               "RETURN i.SOPInstanceUID AS sop_instance_uid, i.path AS file, size(i.finding_keyword) AS findings, "
+               "i.conditions_not_evaluated AS not_evaluated ORDER BY sop_instance_uid",
     ),
     NamedQuery(
         name="conformance_by_sop_class",
