@@ -91,3 +91,14 @@ def test_condition_false_or_unreadable_is_no_finding():
     assert "Cine" not in result["modules_missing"]
     no_ds = check(CINE_IOD, _present(ds))  # without the data set no condition can be decided
     assert "RescaleSlope" not in no_ds["finding_keyword"] and no_ds["conditions_not_evaluated"] >= 2
+
+
+def test_optional_module_is_present_only_by_an_attribute_of_its_own():
+    sc_image = _module("SC Image", "M", (), (), ("PixelSpacing",))
+    plane = _module("Image Plane", "U", ("ImagePositionPatient",), (), ("PixelSpacing", "ImagePositionPatient",
+                                                                          "SliceLocation"))
+    iod = IodRequirements((sc_image, plane), {})
+    shared = check(iod, {"PixelSpacing": True})  # the SC Image module's, no evidence of Image Plane
+    assert "Image Plane" not in shared["modules_present"] and shared["finding_keyword"] == []
+    own = check(iod, {"PixelSpacing": True, "SliceLocation": True})
+    assert own["type1_missing"] == ["Image Plane>ImagePositionPatient"]

@@ -3,8 +3,8 @@
 dciodvfy -new is run on every file at test time; its "Missing attribute" / "Empty attribute (no value)"
 errors for Type 1, 1C, 2 and 2C at the top level are compared with `conformance_findings` rows of path ''
 as (file, keyword, type, problem). Files dciodvfy does not check against an IOD ("Information Object Not
-found", unreadable) are left out, and so are files whose instance the graph keeps from another copy (one
-SOP Instance UID in several files). Precision and recall per type are printed; the floors asserted are the
+found", unreadable, an assertion that aborts it) are left out, and so are files whose instance the graph
+keeps from another copy (one SOP Instance UID in several files). Precision and recall per type are printed; the floors asserted are the
 figures reached (the disagreements that remain are in the issue note), never copied from dciodvfy.
 """
 
@@ -24,7 +24,7 @@ from dicom_graph.model.store import GraphStore
 
 FINDING = re.compile(r"^(?:Error|Warning) - </(\w+)\([0-9a-fA-F]{4},[0-9a-fA-F]{4}\)> - (Missing|Empty) attribute"
                      r"(?: \(no value\))? for Type (1C|2C|1|2) ", re.M)
-NOT_CHECKED = ("Information Object Not found", "read failed")
+NOT_CHECKED = ("Information Object Not found", "read failed", "Assertion")  # dciodvfy did not check
 Key = tuple[str, str, str, str]
 
 
@@ -74,5 +74,5 @@ def test_findings_agree_with_dciodvfy(store: GraphStore, corpus: Path, tmp_path:
           f"{recall:.3f}; " + "; ".join(lines))
     print("ours only:", Counter(k[1:] for k in ours - theirs).most_common(12))
     print("theirs only:", Counter(k[1:] for k in theirs - ours).most_common(12))
-    assert precision >= 0.87, sorted(ours - theirs)[:20]
+    assert precision >= 0.90, sorted(ours - theirs)[:20]
     assert recall >= 0.81, sorted(theirs - ours)[:20]

@@ -9,8 +9,9 @@ and `conformance_macros`; workers get the resulting plain objects and call `chec
 Which modules are checked (findings.py does the attributes):
 - M modules always: an absent mandatory module is reported as missing *and* each of its Type 1 / 2
   attributes as missing (that is what a validator such as dciodvfy reports, attribute by attribute);
-- C modules whose decidable condition holds, as if mandatory; C and U modules that are present (at least
-  one of their top-level attributes is there), since a present module's Type 1 / 2 attributes are required;
+- C modules whose decidable condition holds, as if mandatory; C and U modules that are present, since a
+  present module's Type 1 / 2 attributes are required. A C or U module is present when an attribute of its
+  own is there, one no other module of the IOD has (`_own`);
 - a C module that is absent and whose condition is undecidable is not evaluated: its attributes are not
   required, and the count of what was not evaluated is stored (`conditions_not_evaluated`).
 
@@ -114,11 +115,20 @@ def load_requirements(store: Any) -> Requirements:
                                   store.run("conformance_macros").records())
 
 
+def _own(module: ModuleRequirement, iod: IodRequirements) -> frozenset[str]:
+    """The keywords whose presence shows the module is there: all of a mandatory module's; of a C or U
+    module, those no other module of the IOD has (Pixel Spacing in a Secondary Capture image is the SC
+    Image module's, no evidence of an Image Plane module; Rows is no evidence of Floating Point Image Pixel)."""
+    if module.usage == "M":
+        return module.keywords
+    return module.keywords.difference(*(m.keywords for m in iod.modules if m is not module))
+
+
 def check(iod: IodRequirements, present: dict[str, bool], ds: Any = None) -> dict[str, Any]:
     """Check one instance. `present` maps each top-level keyword it has to whether its value is non-empty
     (elements.py: bulk data counts as present); `ds` is the data set, for conditions and sequence items
     (without it, only the top level and no condition is evaluated)."""
-    present_names = {m.name for m in iod.modules if m.keywords and not m.keywords.isdisjoint(present)}
+    present_names = {m.name for m in iod.modules if not _own(m, iod).isdisjoint(present)}
     present_keys = {m.key for m in iod.modules if m.name in present_names}
     ev = Evaluation(ds, present, present_keys.__contains__, iod.macro_tags)
     modules_missing: list[str] = []
