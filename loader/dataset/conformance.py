@@ -101,12 +101,23 @@ def requirements_from_rows(rows: list[dict[str, Any]],
             mod["attrs"].setdefault((attr.path, attr.keyword), attr)
     macro_tags = {str(m["key"]): tag for m in macros or [] if m.get("sequence")
                   and (tag := tag_for_keyword(m["sequence"])) is not None}
-    return {uid: IodRequirements(tuple(
-        ModuleRequirement(name, m["usage"], frozenset(m["all"]),
-                          tuple(m["attrs"][k] for k in sorted(m["attrs"])),
-                          _expr(m["row"], "module_") if m["usage"] == "C" else None,
-                          m["row"].get("module_key") or "")
-        for name, m in sorted(mods.items())), macro_tags) for uid, mods in acc.items()}
+    memo: dict[tuple[Any, ...], ModuleRequirement] = {}
+    return {uid: IodRequirements(tuple(_module(name, m, memo) for name, m in sorted(mods.items())), macro_tags)
+            for uid, mods in acc.items()}
+
+
+def _module(name: str, m: dict[str, Any], memo: dict[tuple[Any, ...], ModuleRequirement]) -> ModuleRequirement:
+    """One module's requirement, shared by every IOD that includes it alike: the requirements are pickled
+    to each worker, and a module repeated per SOP class made them 8x larger (8.9 MB, now 1.1 MB)."""
+    row = m["row"]
+    key = (name, m["usage"], row.get("module_key"), row.get("module_condition_expr"), tuple(sorted(m["attrs"])),
+           tuple(sorted(m["all"])))
+    if key not in memo:
+        memo[key] = ModuleRequirement(name, m["usage"], frozenset(m["all"]),
+                                      tuple(m["attrs"][k] for k in sorted(m["attrs"])),
+                                      _expr(row, "module_") if m["usage"] == "C" else None,
+                                      row.get("module_key") or "")
+    return memo[key]
 
 
 def load_requirements(store: Any) -> Requirements:
