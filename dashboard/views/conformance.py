@@ -62,3 +62,9 @@ st.dataframe(drill, hide_index=True, width="stretch")
 if not drill.empty:
     st.download_button("Download CSV", drill.to_csv(index=False).encode(), mime="text/csv",
                        file_name=f"conformance-{sop}-{chosen or 'all'}.csv".replace(" ", "_"), key="conf_csv")
+
+found = graph.frame(graph.run("conformance_findings", sop_class=sop, limit=5000))
+st.subheader(f"Findings, one per instance and attribute ({len(found):,}{'+' if len(found) >= 5000 else ''})")
+st.caption("path is the enclosing sequence ('' at the top level); condition is the text that made a 1C / 2C "
+           "attribute required. A condition that cannot be evaluated gives no finding: it is not evaluated.")
+st.dataframe(found, hide_index=True, width="stretch")

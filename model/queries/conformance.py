@@ -130,7 +130,8 @@ register(
         description="Per checked instance: its file, how many findings it has and how many conditions could "
                     "not be evaluated (undecidable, or not readable on the instance): those are not failures.",
         cypher="MATCH (i:Instance) WHERE i.conformant IS NOT NULL "
-               "RETURN i.SOPInstanceUID AS sop_instance_uid, i.path AS file, size(i.finding_keyword) AS findings, "
+               "RETURN i.SOPInstanceUID AS sop_instance_uid, i.path AS file, "
+               "CASE WHEN i.finding_keyword IS NULL THEN 0 ELSE size(i.finding_keyword) END AS findings, "
                "i.conditions_not_evaluated AS not_evaluated ORDER BY sop_instance_uid",
     ),
     NamedQuery(
