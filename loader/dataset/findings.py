@@ -5,9 +5,9 @@ attribute's keyword path of enclosing sequences ('' at the top level, else the s
 level inside sequence items is checked, once per attribute however many items lack it).
 
 They are stored on the Instance as parallel lists, one per column (`finding_keyword`, `finding_tag`, ...),
-not as Finding nodes: a list per column is written with the Instance row in the same COPY/MERGE (no extra
+not as Finding nodes: a list per column is written with the Instance row in the same bulk write (no extra
 table, no edges to match), is replaced whole when a changed copy of the instance is re-ingested (nodes
-would outlive it), and `conformance_findings` turns it into one row per finding with a single UNWIND.
+would outlive it), and the named query `conformance_findings` expands it into one row per finding.
 
 Requiredness: Type 1 and 2 always (in a checked module, in an item that exists); 1C and 2C when their
 parsed condition holds; a 1C/2C whose condition is undecidable, or cannot be read on this data set, is
