@@ -38,7 +38,6 @@ DOUBLE_LIST = ValueType.FLOAT_LIST
 @dataclass(frozen=True)
 class NodeType:
     """A node label: its key property, its declared properties and whether it accepts new ones.
-
     `open` labels (Instance) grow a property the first time ingestion meets a new DICOM keyword;
     the type of such a property follows from the keyword's VR and VM in the data dictionary.
     `bookkeeping` labels record the tool's own activity and are reported apart in stats.
@@ -73,6 +72,7 @@ class RelType:
 
 
 _DEFINITION_BOOKKEEPING = {"source": STRING, "superseded": BOOL}
+FINDING_COLUMNS = tuple(f"finding_{c}" for c in ("keyword", "tag", "module", "type", "problem", "path", "condition"))
 _ENTITY_BOOKKEEPING = {"source": STRING}
 
 # --- the standard's definitions (what `standard load` writes and reconciles) ----------------------
@@ -136,7 +136,8 @@ NODE_TYPES: tuple[NodeType, ...] = (
         "content_hash": STRING, "conflicting_hashes": STRING_LIST, "invalid_values": STRING_LIST,
         "modules_present": STRING_LIST, "modules_missing": STRING_LIST,
         "type1_missing": STRING_LIST, "type1_empty": STRING_LIST, "type2_missing": STRING_LIST,
-        "conformant": BOOL,
+        "conformant": BOOL, "conditions_not_evaluated": INT64,  # + findings (loader/dataset/findings.py):
+        **{c: STRING_LIST for c in FINDING_COLUMNS},  # parallel lists, one finding per position
         # a copy read from a cut or damaged file (never replaces a complete one: loader/ingest/resolve.py);
         # path_hex: the path's bytes when they are not UTF-8 (`path` is then their escaped text form)
         "damaged": BOOL, "path_hex": STRING,

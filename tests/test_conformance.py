@@ -1,16 +1,23 @@
 """Conformance rules on hand-made requirements (the graph-backed path is covered by the corpus tests)."""
 
-from dicom_graph.loader.dataset.conformance import ModuleRequirement, check
+from pydicom.dataset import Dataset
 
-PATIENT = ModuleRequirement("Patient", "M", frozenset(), frozenset({"PatientName", "PatientID"}),
-                            frozenset({"PatientName", "PatientID", "PatientComments"}))
-GENERAL_SERIES = ModuleRequirement("General Series", "M", frozenset({"Modality", "SeriesInstanceUID"}),
-                                   frozenset({"SeriesNumber"}),
-                                   frozenset({"Modality", "SeriesInstanceUID", "SeriesNumber", "SeriesDate"}))
-ACQUISITION = ModuleRequirement("General Acquisition", "M", frozenset(), frozenset(),
-                                frozenset({"AcquisitionNumber", "AcquisitionDate"}))
-OVERLAY = ModuleRequirement("Overlay Plane", "U", frozenset({"OverlayRows"}), frozenset(), frozenset({"OverlayRows"}))
-IOD = (PATIENT, GENERAL_SERIES, ACQUISITION, OVERLAY)
+from dicom_graph.loader.dataset.conformance import (AttributeRequirement, IodRequirements, ModuleRequirement,
+                                                    check)
+
+
+def _module(name, usage, type1, type2, keywords, extra=(), expr=None, key=""):
+    attrs = tuple(AttributeRequirement(kw, "", t, "", "", None) for t, kws in (("1", type1), ("2", type2))
+                  for kw in sorted(kws)) + tuple(extra)
+    return ModuleRequirement(name, usage, frozenset(keywords), attrs, expr, key)
+
+
+PATIENT = _module("Patient", "M", (), ("PatientName", "PatientID"), ("PatientName", "PatientID", "PatientComments"))
+GENERAL_SERIES = _module("General Series", "M", ("Modality", "SeriesInstanceUID"), ("SeriesNumber",),
+                         ("Modality", "SeriesInstanceUID", "SeriesNumber", "SeriesDate"))
+ACQUISITION = _module("General Acquisition", "M", (), (), ("AcquisitionNumber", "AcquisitionDate"))
+OVERLAY = _module("Overlay Plane", "U", ("OverlayRows",), (), ("OverlayRows",))
+IOD = IodRequirements((PATIENT, GENERAL_SERIES, ACQUISITION, OVERLAY), {})
 
 
 def test_complete_instance_is_conformant():
@@ -34,3 +41,64 @@ def test_mandatory_module_missing_only_when_it_requires_something():
     # Patient has Type 2 attributes and none is there; General Acquisition is all Type 3: absent is fine
     assert result["modules_missing"] == ["Patient"]
     assert "Overlay Plane" not in result["modules_missing"]  # user-optional
+    # and, as dciodvfy reports it, each required attribute of the absent mandatory module is missing
+    assert result["type2_missing"] == ["Patient>PatientID", "Patient>PatientName"]
+
+
+_CINE_EXPR = {"required_if": {"op": "equals", "tag": "00280009", "keyword": "FrameIncrementPointer",
+                              "values": ["00181063"]}, "otherwise": "unstated"}
+_LUT = AttributeRequirement("RescaleSlope", "00281053", "1C", "", "Required if Modality is CT",
+                            {"required_if": {"op": "equals", "tag": "00080060", "keyword": "Modality",
+                                             "values": ["CT"]}, "otherwise": "unstated"})
+_UNDECIDABLE = AttributeRequirement("RescaleType", "00281054", "1C", "", "Required if it is a Tuesday", None)
+_ITEM = AttributeRequirement("CodeValue", "00080100", "1", "ConceptNameCodeSequence", "", None)
+CINE = _module("Cine", "C", ("FrameTime",), (), ("FrameTime",), expr=_CINE_EXPR)
+IMAGE = _module("Image", "M", (), (), ("Modality",), extra=(_LUT, _UNDECIDABLE, _ITEM))
+CINE_IOD = IodRequirements((CINE, _module("Frames", "M", (), (), ("FrameIncrementPointer",)),
+                            IMAGE), {})
+
+
+def _ds(**kw):
+    ds = Dataset()
+    for k, v in kw.items():
+        setattr(ds, k, v)
+    return ds
+
+
+def _present(ds):
+    return {e.keyword: bool(e.value) for e in ds}
+
+
+def test_conditional_module_and_1c_evaluated_from_the_data_set():
+    item = _ds(CodeMeaning="x")
+    ds = _ds(FrameIncrementPointer=0x00181063, Modality="CT", ConceptNameCodeSequence=[item])
+    result = check(CINE_IOD, _present(ds), ds)
+    assert result["modules_missing"] == ["Cine"]  # absent, and its condition holds: as if mandatory
+    assert result["type1_missing"][0] == "Cine>FrameTime"
+    rows = list(zip(result["finding_keyword"], result["finding_type"], result["finding_path"],
+                    result["finding_problem"], result["finding_module"], strict=True))
+    assert ("RescaleSlope", "1C", "", "missing", "Image") in rows
+    assert ("CodeValue", "1", "ConceptNameCodeSequence", "missing", "Image") in rows  # one level inside items
+    assert "RescaleType" not in result["finding_keyword"]  # undecidable: not evaluated, never a failure
+    assert result["conditions_not_evaluated"] >= 1
+    assert result["finding_condition"][result["finding_keyword"].index("RescaleSlope")] == "Required if Modality is CT"
+
+
+def test_condition_false_or_unreadable_is_no_finding():
+    ds = _ds(FrameIncrementPointer=0x00181065, Modality="MR")
+    result = check(CINE_IOD, _present(ds), ds)
+    assert "RescaleSlope" not in result["finding_keyword"]
+    assert "Cine" not in result["modules_missing"]
+    no_ds = check(CINE_IOD, _present(ds))  # without the data set no condition can be decided
+    assert "RescaleSlope" not in no_ds["finding_keyword"] and no_ds["conditions_not_evaluated"] >= 2
+
+
+def test_optional_module_is_present_only_by_an_attribute_of_its_own():
+    sc_image = _module("SC Image", "M", (), (), ("PixelSpacing",))
+    plane = _module("Image Plane", "U", ("ImagePositionPatient",), (), ("PixelSpacing", "ImagePositionPatient",
+                                                                          "SliceLocation"))
+    iod = IodRequirements((sc_image, plane), {})
+    shared = check(iod, {"PixelSpacing": True})  # the SC Image module's, no evidence of Image Plane
+    assert "Image Plane" not in shared["modules_present"] and shared["finding_keyword"] == []
+    own = check(iod, {"PixelSpacing": True, "SliceLocation": True})
+    assert own["type1_missing"] == ["Image Plane>ImagePositionPatient"]

@@ -18,8 +18,9 @@ if by_class.empty:
     st.stop()
 
 by_class["complete %"] = (100.0 * by_class["complete"] / by_class["instances"]).round(1)
-st.caption("An instance is complete when no mandatory module is missing and no Type 1 / Type 2 attribute of "
-           "its present modules is absent (Type 1 also: not empty). Conditional types are not evaluated.")
+st.caption("An instance is complete when no mandatory module is missing and no required Type 1 / Type 2 "
+           "attribute is absent (Type 1 also: not empty). 1C / 2C and C modules count where their condition can "
+           "be evaluated; an undecidable condition is not evaluated, never a failure (`conformance_findings`).")
 st.altair_chart(alt.Chart(by_class.head(25)).mark_bar().encode(
     x=alt.X("complete %:Q", scale=alt.Scale(domain=[0, 100])),
     y=alt.Y("sop_class:N", sort="-x", title=None),
@@ -61,3 +62,9 @@ st.dataframe(drill, hide_index=True, width="stretch")
 if not drill.empty:
     st.download_button("Download CSV", drill.to_csv(index=False).encode(), mime="text/csv",
                        file_name=f"conformance-{sop}-{chosen or 'all'}.csv".replace(" ", "_"), key="conf_csv")
+
+found = graph.frame(graph.run("conformance_findings", sop_class=sop, limit=5000))
+st.subheader(f"Findings, one per instance and attribute ({len(found):,}{'+' if len(found) >= 5000 else ''})")
+st.caption("path is the enclosing sequence ('' at the top level); condition is the text that made a 1C / 2C "
+           "attribute required. A condition that cannot be evaluated gives no finding: it is not evaluated.")
+st.dataframe(found, hide_index=True, width="stretch")

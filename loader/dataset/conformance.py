@@ -1,99 +1,169 @@
-"""Conformance of an instance to its SOP class's IOD.
+"""Conformance of an instance to its SOP class's IOD: the requirements, and the check per instance.
 
 The requirements come from the graph (the standard layer loaded by `dicom-graph standard load`): for each
-SOP class, each module its IOD includes (name, usage M/C/U) with the module's top-level attributes and
-their types. `load_requirements(store)` reads them once per ingest with the named query
-`conformance_requirements`; workers get the resulting plain dict and call `check()` per instance.
+SOP class, each module its IOD includes (usage M/C/U and, for C, its parsed condition) with the module's
+attributes at the top level and one level inside sequences (type, condition text, parsed condition).
+`load_requirements(store)` reads them once per ingest with the named queries `conformance_requirements`
+and `conformance_macros`; workers get the resulting plain objects and call `check()` per instance.
 
-What is checked, per instance:
-- modules_present: modules of the IOD at least one of whose top-level attributes the instance has;
-- modules_missing: mandatory (usage M) modules with at least one Type 1 or 2 attribute, none of whose
-  attributes are present (a mandatory module of optional attributes only is satisfied by absence);
-- type1_missing / type1_empty: Type 1 attributes of present modules that are absent / present but empty;
-- type2_missing: Type 2 attributes of present modules that are absent;
-- conformant: none of the above lists is non-empty.
-Conditional types (1C, 2C) and conditional modules are not evaluated: their conditions are prose.
-Attribute findings are written `Module name>Keyword`, so they aggregate per module.
+Which modules are checked (findings.py does the attributes):
+- M modules always: an absent mandatory module is reported as missing *and* each of its Type 1 / 2
+  attributes as missing (that is what a validator such as dciodvfy reports, attribute by attribute);
+- C modules whose decidable condition holds, as if mandatory; C and U modules that are present, since a
+  present module's Type 1 / 2 attributes are required. A C or U module is present when an attribute of its
+  own is there, one no other module of the IOD has (`_own`);
+- a C module that is absent and whose condition is undecidable is not evaluated: its attributes are not
+  required, and the count of what was not evaluated is stored (`conditions_not_evaluated`).
+
+The Instance keeps the summary lists the dashboard aggregates (modules_present, modules_missing,
+type1_missing / type1_empty / type2_missing as 'Module>Keyword' at the top level, 1C counted with 1 and 2C
+with 2) and one finding per attribute as parallel lists `finding_*` (see findings.py for why lists).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
+
+from pydicom.datadict import tag_for_keyword
+
+from .findings import FINDING_COLUMNS, Evaluation, evaluate_module, holds_or_none
 
 NO_STANDARD_HINT = ("conformance not checked: the standard is not loaded in this graph "
                     "(run `dicom-graph standard load` first, then ingest again)")
 
 
 @dataclass(frozen=True)
+class AttributeRequirement:
+    keyword: str
+    tag: str
+    type: str  # 1, 1C, 2, 2C (Type 3 is never required)
+    path: str  # '' at the top level, else the keyword of the enclosing sequence
+    condition: str  # the standard's text, for C types
+    expr: dict[str, Any] | None  # the parsed condition when decidable
+
+
+@dataclass(frozen=True)
 class ModuleRequirement:
     name: str
     usage: str  # M, C or U
-    type1: frozenset[str]
-    type2: frozenset[str]
-    keywords: frozenset[str]  # every top-level keyword of the module
+    keywords: frozenset[str]  # every top-level keyword of the module: what makes it present
+    attributes: tuple[AttributeRequirement, ...] = ()
+    expr: dict[str, Any] | None = None  # the module's parsed condition when usage C and decidable
+    key: str = ""
 
 
-Requirements = dict[str, tuple[ModuleRequirement, ...]]  # SOP Class UID -> modules of its IOD
+@dataclass(frozen=True)
+class IodRequirements:
+    modules: tuple[ModuleRequirement, ...]
+    macro_tags: dict[str, int]  # macro key -> its Sequence's tag, for macro_present
 
 
-def requirements_from_rows(rows: list[dict[str, Any]]) -> Requirements:
-    """Build requirements from `conformance_requirements` rows (sop_class_uid, module, usage, type, keyword)."""
+Requirements = dict[str, IodRequirements]  # SOP Class UID -> what its IOD requires
+
+
+def _expr(row: dict[str, Any], prefix: str) -> dict[str, Any] | None:
+    """The parsed condition when it is decidable, else None (not evaluated)."""
+    text = row.get(f"{prefix}condition_expr")
+    if not text or not row.get(f"{prefix}decidable"):
+        return None
+    parsed = json.loads(text)
+    return parsed if isinstance(parsed, dict) and "required_if" in parsed else None
+
+
+def _attribute(row: dict[str, Any]) -> AttributeRequirement | None:
+    keyword, type_, path = row.get("keyword"), (row.get("type") or "").strip(), row.get("path") or ""
+    if not keyword or type_ not in ("1", "1C", "2", "2C") or ">" in path:
+        return None
+    return AttributeRequirement(keyword, row.get("tag") or "", type_, path, row.get("condition") or "",
+                                _expr(row, "") if type_.endswith("C") else None)
+
+
+def requirements_from_rows(rows: list[dict[str, Any]],
+                           macros: list[dict[str, Any]] | None = None) -> Requirements:
+    """Build requirements from `conformance_requirements` rows (sop_class_uid, module, usage, type, keyword,
+    and optionally tag, path, condition, condition_expr, decidable, module_key, module_condition_expr,
+    module_decidable) and `conformance_macros` rows (key, sequence)."""
     acc: dict[str, dict[str, dict[str, Any]]] = {}
     for row in rows:
         uid, module = row["sop_class_uid"], row["module"]
         if not uid or not module:
             continue
-        mod = acc.setdefault(uid, {}).setdefault(
-            module, {"usage": row.get("usage") or "U", "t1": set(), "t2": set(), "all": set()})
+        mod = acc.setdefault(uid, {}).setdefault(module, {"usage": row.get("usage") or "U", "attrs": {},
+                                                          "all": set(), "row": row})
         if (row.get("usage") or "") == "M":
             mod["usage"] = "M"
-        keyword, type_ = row.get("keyword"), (row.get("type") or "").strip()
-        if not keyword:
-            continue
-        mod["all"].add(keyword)
-        if type_ == "1":
-            mod["t1"].add(keyword)
-        elif type_ == "2":
-            mod["t2"].add(keyword)
-    return {uid: tuple(ModuleRequirement(name, m["usage"], frozenset(m["t1"]), frozenset(m["t2"]),
-                                         frozenset(m["all"]))
-                       for name, m in sorted(mods.items()))
+        if row.get("keyword") and not row.get("path"):
+            mod["all"].add(row["keyword"])
+        attr = _attribute(row)
+        if attr is not None:
+            mod["attrs"].setdefault((attr.path, attr.keyword), attr)
+    macro_tags = {str(m["key"]): tag for m in macros or [] if m.get("sequence")
+                  and (tag := tag_for_keyword(m["sequence"])) is not None}
+    memo: dict[tuple[Any, ...], ModuleRequirement] = {}
+    return {uid: IodRequirements(tuple(_module(name, m, memo) for name, m in sorted(mods.items())), macro_tags)
             for uid, mods in acc.items()}
+
+
+def _module(name: str, m: dict[str, Any], memo: dict[tuple[Any, ...], ModuleRequirement]) -> ModuleRequirement:
+    """One module's requirement, shared by every IOD that includes it alike: the requirements are pickled
+    to each worker, and a module repeated per SOP class made them 8x larger (8.9 MB, now 1.1 MB)."""
+    row = m["row"]
+    key = (name, m["usage"], row.get("module_key"), row.get("module_condition_expr"), tuple(sorted(m["attrs"])),
+           tuple(sorted(m["all"])))
+    if key not in memo:
+        memo[key] = ModuleRequirement(name, m["usage"], frozenset(m["all"]),
+                                      tuple(m["attrs"][k] for k in sorted(m["attrs"])),
+                                      _expr(row, "module_") if m["usage"] == "C" else None,
+                                      row.get("module_key") or "")
+    return memo[key]
 
 
 def load_requirements(store: Any) -> Requirements:
     """Requirements for every SOP class in the graph; empty when the standard is not loaded."""
-    result = store.run("conformance_requirements")
-    return requirements_from_rows(result.records())
+    return requirements_from_rows(store.run("conformance_requirements").records(),
+                                  store.run("conformance_macros").records())
 
 
-def check(modules: tuple[ModuleRequirement, ...], present: dict[str, bool]) -> dict[str, Any]:
-    """Check one instance. `present` maps each top-level keyword it has to whether its value is non-empty."""
-    modules_present: list[str] = []
+def _own(module: ModuleRequirement, iod: IodRequirements) -> frozenset[str]:
+    """The keywords whose presence shows the module is there: all of a mandatory module's; of a C or U
+    module, those no other module of the IOD has (Pixel Spacing in a Secondary Capture image is the SC
+    Image module's, no evidence of an Image Plane module; Rows is no evidence of Floating Point Image Pixel)."""
+    if module.usage == "M":
+        return module.keywords
+    return module.keywords.difference(*(m.keywords for m in iod.modules if m is not module))
+
+
+def check(iod: IodRequirements, present: dict[str, bool], ds: Any = None) -> dict[str, Any]:
+    """Check one instance. `present` maps each top-level keyword it has to whether its value is non-empty
+    (elements.py: bulk data counts as present); `ds` is the data set, for conditions and sequence items
+    (without it, only the top level and no condition is evaluated)."""
+    present_names = {m.name for m in iod.modules if not _own(m, iod).isdisjoint(present)}
+    present_keys = {m.key for m in iod.modules if m.name in present_names}
+    ev = Evaluation(ds, present, present_keys.__contains__, iod.macro_tags)
     modules_missing: list[str] = []
-    type1_missing: list[str] = []
-    type1_empty: list[str] = []
-    type2_missing: list[str] = []
-    for module in modules:
-        if module.keywords and not module.keywords.isdisjoint(present):
-            modules_present.append(module.name)
-            for kw in sorted(module.type1):
-                state = present.get(kw)
-                if state is None:
-                    type1_missing.append(f"{module.name}>{kw}")
-                elif not state:
-                    type1_empty.append(f"{module.name}>{kw}")
-            for kw in sorted(module.type2):
-                if kw not in present:
-                    type2_missing.append(f"{module.name}>{kw}")
-        elif module.usage == "M" and (module.type1 or module.type2):
+    for module in iod.modules:
+        here = module.name in present_names
+        if module.usage == "M":
+            required: bool | None = True
+        elif module.usage == "C" and not here:
+            required = holds_or_none(module.expr, ev) if module.expr else None
+        else:
+            required = here
+        if required is None:
+            ev.not_evaluated += 1
+            continue
+        if not required:
+            continue
+        if not here and any(a.path == "" and a.type in ("1", "2") for a in module.attributes):
             modules_missing.append(module.name)
+        evaluate_module(module.name, module.attributes, ev)
+    summary = ev.summary()
     return {
-        "modules_present": modules_present,
+        "modules_present": sorted(present_names, key=[m.name for m in iod.modules].index),
         "modules_missing": modules_missing,
-        "type1_missing": type1_missing,
-        "type1_empty": type1_empty,
-        "type2_missing": type2_missing,
-        "conformant": not (modules_missing or type1_missing or type1_empty or type2_missing),
+        **summary,
+        "conditions_not_evaluated": ev.not_evaluated,
+        "conformant": not (modules_missing or summary[FINDING_COLUMNS[0]]),
     }

@@ -95,6 +95,8 @@ def dataset_to_batch(ds: Any, *, source: str, path: str | None = None, file_size
     props = elements.props
     ident = identify(props, ds, sop_instance_uid, sop_class_uid)
     content_hash = digest.hexdigest()
+    checked = (conformance.check(requirements[ident.sop_class_uid], elements.present, ds)
+               if requirements and ident.sop_class_uid in requirements else None)  # findings hold no values
     if pseudonymizer:
         pseudonymizer.apply(elements, ds)
 
@@ -107,8 +109,8 @@ def dataset_to_batch(ds: Any, *, source: str, path: str | None = None, file_size
         props["file_size"] = int(file_size)
     if elements.invalid:
         props["invalid_values"] = elements.invalid
-    if requirements is not None and ident.sop_class_uid is not None and ident.sop_class_uid in requirements:
-        props.update(conformance.check(requirements[ident.sop_class_uid], elements.present))
+    if checked is not None:
+        props.update(checked)
 
     uid = ident.sop_instance_uid
     batch = GraphBatch()

@@ -1,7 +1,9 @@
 """Named queries: conformance, the instances checked against their IOD's modules at ingest.
 
 An instance stores its findings as lists of 'Module' (a mandatory module missing) or 'Module>Keyword'
-(a Type 1 / Type 2 attribute absent or empty); these queries aggregate and drill into those lists.
+(a Type 1 / Type 2 attribute absent or empty, 1C with 1 and 2C with 2, top level), which these queries
+aggregate and drill into, and one finding per attribute as parallel `finding_*` lists (findings.py says
+why lists), which `conformance_findings` returns as rows.
 """
 
 from __future__ import annotations
@@ -65,15 +67,41 @@ def _per_module(dialect: str) -> str:
             "ORDER BY sop_class_uid, module")
 
 
+def _findings(dialect: str) -> str:
+    """One row per finding from the parallel `finding_*` lists (list positions are 1-based in LadybugDB)."""
+    first, last = ("1", "size(i.finding_keyword)") if dialect == "embedded" else ("0", "size(i.finding_keyword) - 1")
+    cols = ", ".join(f"i.finding_{c}[k] AS {c}" for c in ("keyword", "tag", "module", "type", "problem", "path",
+                                                          "condition"))
+    return ("MATCH (i:Instance) WHERE size(i.finding_keyword) > 0 "
+            "AND ($sop_instance_uid = '' OR i.SOPInstanceUID = $sop_instance_uid) "
+            "AND ($sop_class = '' OR i.SOPClassUID = $sop_class) "
+            f"UNWIND range({first}, {last}) AS k "
+            f"RETURN i.SOPInstanceUID AS sop_instance_uid, i.SOPClassUID AS sop_class_uid, i.path AS file, {cols} "
+            "ORDER BY sop_instance_uid, path, keyword LIMIT $limit")
+
+
 register(
     NamedQuery(
         name="conformance_requirements",
-        title="Modules and top-level attributes of each SOP class's IOD",
-        description="Rows (SOP class, module, usage, attribute type, keyword) the ingest checks against.",
+        title="Modules and attributes (top level, one level in sequences) of each SOP class's IOD",
+        description="Rows (SOP class, module with usage and parsed condition, attribute with type, path and "
+                    "parsed condition) the ingest checks against.",
         cypher="MATCH (c:SOPClass)-[:USES_IOD]->(:IOD)-[inc:INCLUDES]->(m:Module) "
-               "OPTIONAL MATCH (m)-[ct:CONTAINS]->(a:Attribute) WHERE ct.path = '' "
-               "RETURN c.uid AS sop_class_uid, m.name AS module, inc.usage AS usage, ct.type AS type, "
-               "a.keyword AS keyword",
+               "OPTIONAL MATCH (m)-[ct:CONTAINS]->(a:Attribute) "
+               "WHERE ct.path = '' OR (NOT ct.path CONTAINS '>' AND ct.type IN ['1', '1C', '2', '2C']) "
+               "RETURN c.uid AS sop_class_uid, m.name AS module, m.key AS module_key, inc.usage AS usage, "
+               "inc.condition_expr AS module_condition_expr, inc.decidable AS module_decidable, "
+               "ct.type AS type, ct.path AS path, ct.condition AS condition, "
+               "ct.condition_expr AS condition_expr, ct.decidable AS decidable, a.keyword AS keyword, "
+               "a.tag AS tag",
+        visibility=Visibility.INTERNAL,
+    ),
+    NamedQuery(
+        name="conformance_macros",
+        title="The Sequence of each functional group macro",
+        description="What a macro_present condition looks for in the Shared or Per-frame item.",
+        cypher="MATCH (m:FunctionalGroupMacro) RETURN DISTINCT m.key AS key, m.sequence AS sequence "
+               "ORDER BY key",
         visibility=Visibility.INTERNAL,
     ),
     NamedQuery(
@@ -85,6 +113,26 @@ register(
                "i.modules_present AS modules_present, i.modules_missing AS modules_missing, "
                "i.type1_missing AS type1_missing, i.type1_empty AS type1_empty, "
                "i.type2_missing AS type2_missing",
+    ),
+    NamedQuery(
+        name="conformance_findings",
+        title="Conformance findings: one row per required attribute missing or empty",
+        description="Per instance and attribute: module, type (1, 1C, 2, 2C), problem (missing or empty), "
+                    "path (keyword of the enclosing sequence, '' at the top level) and, for C types, the "
+                    "condition that made it required. Filter by SOP instance or SOP class ('' for all).",
+        parameters=optional(sop_instance_uid="", sop_class="", limit=100000),
+        cypher=_findings("neo4j"),
+        variants={"embedded": _findings("embedded")},
+    ),
+    NamedQuery(
+        name="conformance_checked",
+        title="Instances checked against their IOD: findings and conditions not evaluated",
+        description="Per checked instance: its file, how many findings it has and how many conditions could "
+                    "not be evaluated (undecidable, or not readable on the instance): those are not failures.",
+        cypher="MATCH (i:Instance) WHERE i.conformant IS NOT NULL "
+               "RETURN i.SOPInstanceUID AS sop_instance_uid, i.path AS file, "
+               "CASE WHEN i.finding_keyword IS NULL THEN 0 ELSE size(i.finding_keyword) END AS findings, "
+               "i.conditions_not_evaluated AS not_evaluated ORDER BY sop_instance_uid",
     ),
     NamedQuery(
         name="conformance_by_sop_class",

@@ -1,0 +1,123 @@
+"""The attribute findings of one instance: which required attribute is missing or empty, and where.
+
+A finding is (keyword, tag, module, type 1/1C/2/2C, problem missing/empty, path, condition text): the
+attribute's keyword path of enclosing sequences ('' at the top level, else the sequence's keyword; one
+level inside sequence items is checked, once per attribute however many items lack it).
+
+They are stored on the Instance as parallel lists, one per column (`finding_keyword`, `finding_tag`, ...),
+not as Finding nodes: a list per column is written with the Instance row in the same bulk write (no extra
+table, no edges to match), is replaced whole when a changed copy of the instance is re-ingested (nodes
+would outlive it), and the named query `conformance_findings` expands it into one row per finding.
+
+Requiredness: Type 1 and 2 always (in a checked module, in an item that exists); 1C and 2C when their
+parsed condition holds; a 1C/2C whose condition is undecidable, or cannot be read on this data set, is
+not evaluated (counted, never a finding).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from pydicom.datadict import tag_for_keyword
+
+from dicom_graph.model.schema import FINDING_COLUMNS
+
+from .convert import is_empty
+from .predicates import Scope, Undecided, holds
+
+if TYPE_CHECKING:
+    from .conformance import AttributeRequirement
+
+_SUMMARY = {"type1_missing": (("1", "1C"), "missing"), "type1_empty": (("1", "1C"), "empty"),
+            "type2_missing": (("2", "2C"), "missing")}
+
+
+class Evaluation:
+    """One instance's evaluation in progress: what it has, and the findings so far."""
+
+    def __init__(self, ds: Any, present: dict[str, bool], modules_present: Callable[[str], bool],
+                 macro_tags: dict[str, int]) -> None:
+        self.ds, self.present = ds, present
+        self.modules_present, self.macro_tags = modules_present, macro_tags
+        self.findings: list[tuple[str, str, str, str, str, str, str]] = []
+        self.seen: set[tuple[str, str]] = set()
+        self.not_evaluated = 0
+
+    def scope(self, chain: list[Any]) -> Scope:
+        return Scope(chain, self.ds, self.modules_present, self.macro_tags)
+
+    def summary(self) -> dict[str, list[str]]:
+        """The finding columns, and the top-level 'Module>Keyword' lists the dashboard aggregates."""
+        out: dict[str, list[str]] = {col: [f[i] for f in self.findings] for i, col in enumerate(FINDING_COLUMNS)}
+        for name, (types, problem) in _SUMMARY.items():
+            out[name] = [f"{f[2]}>{f[0]}" for f in self.findings if f[5] == "" and f[3] in types and f[4] == problem]
+        return out
+
+
+def holds_or_none(expr: dict[str, Any], ev: Evaluation, chain: list[Any] | None = None) -> bool | None:
+    """Whether a parsed condition's requirement applies; None when it cannot be decided here."""
+    if ev.ds is None:
+        return None
+    try:
+        return holds(expr["required_if"], ev.scope(chain if chain is not None else [ev.ds]))
+    except Undecided:
+        return None
+
+
+def _item_state(item: Any, keyword: str) -> bool | None:
+    """None when absent, else whether the value is non-empty (an unreadable value has bytes: non-empty)."""
+    tag = tag_for_keyword(keyword)
+    if tag is None or tag not in item:
+        return None
+    try:
+        return not is_empty(item[tag].value)
+    except Exception:  # noqa: BLE001  (present, with a value pydicom cannot convert)
+        return True
+
+
+def _places(attr: AttributeRequirement, ev: Evaluation) -> list[tuple[bool | None, list[Any]]]:
+    """(state, item chain) of every place the attribute should be: the top level, or each item of its
+    top-level sequence."""
+    if attr.path == "":
+        return [(ev.present.get(attr.keyword), [ev.ds] if ev.ds is not None else [])]
+    seq = tag_for_keyword(attr.path)
+    if ev.ds is None or seq is None or seq not in ev.ds:
+        return []
+    try:
+        items = list(ev.ds[seq].value or []) if ev.ds[seq].VR == "SQ" else []
+    except Exception:  # noqa: BLE001  (an unreadable sequence: elements.py reports it)
+        return []
+    return [(_item_state(item, attr.keyword), [item, ev.ds]) for item in items]
+
+
+def _problem(attr: AttributeRequirement, state: bool | None) -> str | None:
+    if state is None:
+        return "missing"
+    if not state and attr.type.startswith("1"):
+        return "empty"
+    return None
+
+
+def evaluate_module(module: str, attributes: tuple[AttributeRequirement, ...], ev: Evaluation) -> None:
+    """Add the findings of one checked module's attributes."""
+    for attr in attributes:
+        if (attr.path, attr.keyword) in ev.seen:
+            continue
+        undecided = False
+        for state, chain in _places(attr, ev):
+            problem = _problem(attr, state)
+            if problem is None:
+                continue
+            if attr.type.endswith("C"):
+                applies = holds_or_none(attr.expr, ev, chain) if attr.expr else None
+                if applies is None:
+                    undecided = True
+                    continue
+                if not applies:
+                    continue
+            ev.seen.add((attr.path, attr.keyword))
+            ev.findings.append((attr.keyword, attr.tag, module, attr.type, problem, attr.path,
+                                attr.condition if attr.type.endswith("C") else ""))
+            break
+        if undecided and (attr.path, attr.keyword) not in ev.seen:
+            ev.not_evaluated += 1
