@@ -46,7 +46,11 @@ def test_killed_worker_is_replaced_and_every_file_is_accounted_for(engine, tmp_p
         workers[0].send_signal(signal.SIGKILL)
     finally:
         os.killpg(proc.pid, signal.SIGCONT)
-    out, err = proc.communicate(timeout=300)  # it finishes: no wait without end
+    try:
+        out, err = proc.communicate(timeout=300)  # it finishes: no wait without end
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # a hung ingest must not go on loading the machine
+        raise
     assert proc.returncode == 0, err
     assert out.startswith("ingest finished: "), out
     with _open(target) as s:
