@@ -152,9 +152,10 @@ def test_kill_9_then_resume_equals_clean_run(engine, corpus, tmp_path):
     assert proc.wait() == -signal.SIGKILL
     with _open(target) as s:  # opened as --resume opens it: a writer recovers what the kill left
         assert 0 < s.count_nodes("SourceFile") < total, "the kill must leave a partly ingested graph"
-    subprocess.run(_ingest_cmd(target, paths, "--resume", "--batch", BATCH, "--report",
-                               str(tmp_path / "k.jsonl")), check=True)
-    assert _stats(target) == expected
+    resumed = subprocess.run(_ingest_cmd(target, paths, "--resume", "--batch", BATCH, "--report",
+                                         str(tmp_path / "k.jsonl")), check=True, capture_output=True, text=True)
+    rejected = [line for line in (tmp_path / "k.jsonl").read_text().splitlines() if '"rejected"' in line]
+    assert _stats(target) == expected, f"{resumed.stdout}\n{resumed.stderr}\nrejected on resume: {rejected[:5]}"
 
 
 def test_sigterm_commits_what_was_parsed_and_resume_finishes(tmp_path):
