@@ -10,21 +10,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import pydicom
 
 from dicom_graph.loader.ingest import run_ingest
 from dicom_graph.model.store import open_store
+
+from .conftest import console_script
 
 ENV = {k: v for k, v in os.environ.items() if k not in ("NEO4J_URI", "DICOM_GRAPH_DB")}
 
 
 def imported(*args: str) -> set[str]:
     """Top-level packages the console script imported to run `args` (from `python -X importtime`)."""
-    exe = Path(sys.executable).with_name("dicom-graph")
-    if not exe.exists():
-        pytest.skip("the dicom-graph console script is not installed next to this interpreter")
-    done = subprocess.run([sys.executable, "-X", "importtime", str(exe), *args], env=ENV, capture_output=True,
+    done = subprocess.run([sys.executable, "-X", "importtime", console_script(), *args], env=ENV, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     return {line.split("|")[2].strip().split(".")[0] for line in done.stderr.splitlines()

@@ -19,9 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-from .conftest import REPO
+from .conftest import REPO, console_script
 
 # command prefix -> why the test does not run it
 SKIPPED = {
@@ -123,13 +121,6 @@ empty = [k for k, v in made.items() if len(v) == 0]
 assert not empty, f"empty: {empty}"
 print(sorted(made))
 """
-
-
-def console_script() -> str:
-    exe = Path(sys.executable).with_name("dicom-graph")
-    if not exe.exists():
-        pytest.skip("the dicom-graph console script is not installed next to this interpreter")
-    return str(exe)
 
 
 def test_the_readme_commands_in_order_on_a_fresh_graph(tmp_path: Path) -> None:
