@@ -31,6 +31,7 @@ def console_script() -> str:
 
 def commands(db: str) -> dict[str, list[str]]:
     return {"--help": ["--help"], "query RETURN 1": ["query", "RETURN 1", "--db", db],
+            "query <named>": ["query", "example_derived_objects", "--db", db],
             "stats": ["stats", "--json", "--db", db], "export --help": ["export", "--help"]}
 
 

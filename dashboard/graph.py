@@ -211,12 +211,18 @@ def sidebar() -> None:
 
 # --- drawing graphs: networkx for layout, altair (vega-lite, bundled with Streamlit) for display -----
 
+LABEL_CHARS = 34  # a caption longer than this is cut with an ellipsis on the chart (whole in the tooltip)
+ROW_PX = 22  # vertical room per node of the fullest layer: an 11 px label and its gap
+
+
 def graph_chart(nodes: dict[str, dict[str, Any]], edges: list[tuple[str, str, str]],
                 layout: str = "spring", height: int = 520, layers: dict[str, int] | None = None):
     """An interactive (zoom, pan, tooltips) node-link chart that needs no network at run time.
 
     nodes: id -> {"label": caption, "kind": colour group, **tooltip fields}; edges: (src, dst, label).
     layout: "spring", or "layers" with `layers` mapping a kind to a column (PS3.3 Figure 6-1 style).
+    Labels sit right of their point, so the layered x axis keeps room right of the last column for its
+    labels, and the height grows with the fullest column: no label is clipped or drawn over another.
     """
     import altair as alt
     import networkx as nx
@@ -229,44 +235,55 @@ def graph_chart(nodes: dict[str, dict[str, Any]], edges: list[tuple[str, str, st
             g.add_edge(src, dst, label=label)
     if not g.number_of_nodes():
         return None
+    x_domain = None
     if layout == "layers" and layers:
-        for _node_id, attrs in g.nodes(data=True):
-            attrs["layer"] = layers.get(attrs.get("kind", ""), max(layers.values()) + 1)
-        pos = nx.multipartite_layout(g, subset_key="layer", align="vertical")
-        # spread each layer over the same height, sorted by caption for readability
-        by_layer: dict[int, list[str]] = {}
-        for node_id, attrs in g.nodes(data=True):
-            by_layer.setdefault(attrs["layer"], []).append(node_id)
-        for layer, ids in by_layer.items():
-            ids.sort(key=lambda n: (str(g.nodes[n].get("group", "")), str(g.nodes[n].get("label", ""))))
-            for rank, node_id in enumerate(ids):
-                y = 0.5 if len(ids) == 1 else 1 - rank / (len(ids) - 1)
-                pos[node_id] = (float(layer), y)
+        pos, rows = _layered(g, layers)
+        height = max(height, ROW_PX * rows + 60)
+        last = max(x for x, _y in pos.values())
+        x_domain = [-0.1, last + 1.25]  # a column's width again and a quarter for the last labels
     else:
         pos = nx.spring_layout(g, seed=7, k=1.2 / max(1, g.number_of_nodes()) ** 0.5)
     node_rows = [{"id": n, "x": float(pos[n][0]), "y": float(pos[n][1]),
                   **{k: ("" if v is None else str(v)) for k, v in attrs.items() if k != "layer"}}
                  for n, attrs in g.nodes(data=True)]
+    for row in node_rows:
+        text = row.get("label", "")
+        row["caption"] = text if len(text) <= LABEL_CHARS else text[:LABEL_CHARS - 1] + "…"
     edge_rows = [{"x": float(pos[a][0]), "y": float(pos[a][1]), "x2": float(pos[b][0]), "y2": float(pos[b][1]),
                   "label": d.get("label", "") or "", "from": g.nodes[a].get("label", a),
                   "to": g.nodes[b].get("label", b)} for a, b, d in g.edges(data=True)]
-    tooltip_fields = sorted({k for r in node_rows for k in r} - {"x", "y", "id"})
+    tooltip_fields = sorted({k for r in node_rows for k in r} - {"x", "y", "id", "caption"})
     axis = alt.Axis(title=None, labels=False, ticks=False, grid=False, domain=False)
-    scale = alt.Scale(zero=False, nice=False, padding=40)
+    x_scale = alt.Scale(domain=x_domain, zero=False, nice=False) if x_domain else \
+        alt.Scale(zero=False, nice=False, padding=40)
+    y_scale = alt.Scale(zero=False, nice=False, padding=20 if x_domain else 40)
+    x, y = alt.X("x:Q", axis=axis, scale=x_scale), alt.Y("y:Q", axis=axis, scale=y_scale)
     edges_layer = alt.Chart(pd.DataFrame(edge_rows or [{"x": 0, "y": 0, "x2": 0, "y2": 0, "label": "",
                                                          "from": "", "to": ""}])).mark_rule(
-        color="#9aa5b1", opacity=0.7).encode(
-        x=alt.X("x:Q", axis=axis, scale=scale), y=alt.Y("y:Q", axis=axis, scale=scale), x2="x2:Q", y2="y2:Q",
-        tooltip=["from:N", "label:N", "to:N"])
+        color="#9aa5b1", opacity=0.7).encode(x=x, y=y, x2="x2:Q", y2="y2:Q", tooltip=["from:N", "label:N", "to:N"])
     base = alt.Chart(pd.DataFrame(node_rows))
-    points = base.mark_circle(size=260, opacity=0.95, stroke="white", strokeWidth=1).encode(
-        x=alt.X("x:Q", axis=axis, scale=scale), y=alt.Y("y:Q", axis=axis, scale=scale),
-        color=alt.Color("kind:N", legend=alt.Legend(title=None, orient="bottom")),
+    points = base.mark_circle(size=180 if x_domain else 260, opacity=0.95, stroke="white", strokeWidth=1).encode(
+        x=x, y=y, color=alt.Color("kind:N", legend=alt.Legend(title=None, orient="bottom")),
         tooltip=[f"{f}:N" for f in tooltip_fields])
-    labels = base.mark_text(align="left", dx=9, dy=0, fontSize=11).encode(
-        x="x:Q", y="y:Q", text="label:N")
-    chart = edges_layer + points + labels if len(node_rows) <= 40 else edges_layer + points  # hover for names
+    labels = base.mark_text(align="left", baseline="middle", dx=9, dy=0, fontSize=11).encode(
+        x=x, y=y, text="caption:N", tooltip=[f"{f}:N" for f in tooltip_fields])
+    chart = edges_layer + points + labels if len(node_rows) <= 40 or x_domain else edges_layer + points
     return chart.properties(height=height).interactive()
+
+
+def _layered(g: Any, layers: dict[str, int]) -> tuple[dict[str, tuple[float, float]], int]:
+    """Positions in columns by kind, each column spread over the same height and sorted by group, then
+    caption; and the node count of the fullest column (what the height must make room for)."""
+    by_layer: dict[int, list[str]] = {}
+    for node_id, attrs in g.nodes(data=True):
+        by_layer.setdefault(layers.get(attrs.get("kind", ""), max(layers.values()) + 1), []).append(node_id)
+    pos: dict[str, tuple[float, float]] = {}
+    for column, layer in enumerate(sorted(by_layer)):
+        members = sorted(by_layer[layer], key=lambda n: (str(g.nodes[n].get("group", "")),
+                                                       str(g.nodes[n].get("label", ""))))
+        for rank, node_id in enumerate(members):
+            pos[node_id] = (float(column), 0.5 if len(members) == 1 else 1 - rank / (len(members) - 1))
+    return pos, max(len(ids) for ids in by_layer.values())
 
 
 def download_buttons(df: pd.DataFrame, stem: str, key: str) -> None:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable
 
-from pydicom.datadict import dictionary_VM, dictionary_VR, keyword_dict
 
 # re-exported: callers write schema.coerce(...), schema.LIST_ELEMENT_TYPE
 from .values import LIST_ELEMENT_TYPE as LIST_ELEMENT_TYPE
@@ -284,6 +283,10 @@ def keyword_type(keyword: str) -> ValueType | None:
     The type depends on the keyword alone, never on one file's value, so a column has one type for
     the life of a graph. Multi-valued keywords (VM other than 1) are always lists.
     """
+    # imported here, not at the top: importing pydicom costs ~0.15 s, and a CLI query that only reads
+    # never types a keyword (tests/test_cli_startup.py keeps it so)
+    from pydicom.datadict import dictionary_VM, dictionary_VR, keyword_dict
+
     tag = keyword_dict.get(keyword)
     if tag is None:
         return None

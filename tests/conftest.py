@@ -35,6 +35,31 @@ def corpus() -> Path:
     return shared_path("corpus")
 
 
+@pytest.fixture(scope="session")
+def pydicom_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pydicom's own test files (installed with it, 3 MB), copied to where ../shared/corpus keeps its
+    byte-identical copies (pydicom/test_files/...): tests that need a few real files and no oracle use
+    this, and run in any clone."""
+    import shutil
+
+    import pydicom
+
+    root = tmp_path_factory.mktemp("pydicom-corpus")
+    shutil.copytree(Path(pydicom.__file__).parent / "data" / "test_files", root / "pydicom" / "test_files")
+    return root
+
+
+def console_script() -> str:
+    """The `dicom-graph` installed next to this interpreter: the one under test (another on PATH may
+    belong to another environment)."""
+    import sys
+
+    exe = Path(sys.executable).with_name("dicom-graph")
+    if not exe.exists():
+        pytest.skip("the dicom-graph console script is not installed next to this interpreter")
+    return str(exe)
+
+
 def neo4j_uri() -> str | None:
     uri = os.environ.get("NEO4J_URI")
     if not uri:

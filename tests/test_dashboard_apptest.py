@@ -1,6 +1,8 @@
-"""The dashboard driven by Streamlit's own AppTest, on both engines, against a graph of ../shared/corpus.
+"""The dashboard driven by Streamlit's own AppTest, on both engines, against a graph of ../shared/corpus,
+or in a clone without it of the sample `dicom-graph demo` ingests (pydicom's test files: the same kinds of
+objects, fewer of them; FLOOR holds the figures each must at least reach).
 
-The graph is built once per engine (module scope) with the real loaders: the standard, then the corpus.
+The graph is built once per engine (module scope) with the real loaders: the standard, then the files.
 Every page must render without an exception and show the numbers the graph holds; the widgets must work:
 search finds Modality, selecting CT Image shows its module table, a Cypher write is refused.
 """
@@ -18,23 +20,35 @@ from dicom_graph.dashboard import graph as dashboard_graph
 from dicom_graph.model.queries.overview import left_out
 from dicom_graph.model.store import open_store
 
-from .conftest import make_store, neo4j_uri, shared_path
+from .conftest import SHARED, make_store, neo4j_uri
 
 APP = str(Path(dashboard_graph.__file__).resolve().parent / "app.py")
 PAGES = ["overview", "standard", "data", "conformance", "pointers", "network", "cypher"]
 TIMEOUT = 120
 
 
+# the least each source gives: the corpus (303 instances, 78 studies) and pydicom's files (128, 32)
+FLOOR = {"corpus": {"instances": 250, "studies": 50, "sop_classes": 20, "files": 250, "conformance": 100},
+         "sample": {"instances": 100, "studies": 20, "sop_classes": 12, "files": 100, "conformance": 100}}
+
+
+def sources() -> tuple[str, list[str]]:
+    """../shared/corpus when present, else the demo's sample folders."""
+    from dicom_graph.commands.demo import sample_dirs
+
+    corpus = SHARED / "corpus"
+    return ("corpus", [str(corpus)]) if corpus.is_dir() else ("sample", [str(d) for d in sample_dirs()])
+
+
 def build_corpus_graph(engine: str, tmp: Path) -> str:
-    """Load the standard and ingest ../shared/corpus; return the graph's location."""
+    """Load the standard and ingest the files of sources(); return the graph's location."""
     from dicom_graph.loader.ingest import run_ingest
     from dicom_graph.loader.standard.load import load_standard
 
-    corpus = shared_path("corpus")
     store = make_store(engine, tmp)
     try:
         load_standard(store)
-        run_ingest(store, [str(corpus)], workers=2, progress=False, report_path=str(tmp / "rejects.jsonl"))
+        run_ingest(store, sources()[1], workers=2, progress=False, report_path=str(tmp / "rejects.jsonl"))
         return store.describe() if engine == "embedded" else neo4j_uri()
     finally:
         store.close()
@@ -56,7 +70,8 @@ def corpus_graph(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     reader = open_store(location if engine == "embedded" else None, None if engine == "embedded" else location)
     try:
         counts = reader.run("data_counts").records()[0]
-        yield {"engine": engine, "location": location, "counts": counts, "reader": reader}
+        yield {"engine": engine, "location": location, "counts": counts, "reader": reader,
+               "floor": FLOOR[sources()[0]]}
     finally:
         reader.close()
         for k, v in saved.items():
@@ -79,7 +94,6 @@ def assert_clean(at: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
-@pytest.mark.shared
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders(corpus_graph, page):
     at = app_at(page)
@@ -87,21 +101,20 @@ def test_every_page_renders(corpus_graph, page):
     assert at.title and at.title[0].value.lower() == page
 
 
-@pytest.mark.shared
 def test_overview_shows_the_counts(corpus_graph):
     at = app_at()
     assert_clean(at)
     shown = {m.label: m.value for m in at.metric}
-    counts = corpus_graph["counts"]
-    assert counts["instances"] > 250 and counts["studies"] > 50  # the corpus: 303 instances, 78 studies
+    counts, floor = corpus_graph["counts"], corpus_graph["floor"]
+    assert counts["instances"] > floor["instances"] and counts["studies"] > floor["studies"]
     for label, key in [("Patients", "patients"), ("Studies", "studies"), ("Series", "series"),
                        ("Instances", "instances")]:
         assert shown[label] == f"{counts[key]:,}"
     in_use = corpus_graph["reader"].run("sop_classes_in_use").records()
     assert shown["SOP classes in use"] == f"{len(in_use):,}"
-    assert int(shown["SOP classes in use"]) >= 20
+    assert int(shown["SOP classes in use"]) >= floor["sop_classes"]
     runs = [df.value for df in at.dataframe if "files_ingested" in df.value.columns]
-    assert runs and int(runs[0]["files_ingested"].iloc[0]) > 250
+    assert runs and int(runs[0]["files_ingested"].iloc[0]) > floor["files"]
     # what the figures leave out is said on screen, in the words `dicom-graph demo` prints
     status = {r["what"]: r["n"] for r in corpus_graph["reader"].run("dashboard_status")}
     note = left_out(status)
@@ -109,7 +122,6 @@ def test_overview_shows_the_counts(corpus_graph):
     assert any(note in c.value for c in at.caption), [c.value for c in at.caption]
 
 
-@pytest.mark.shared
 def test_standard_search_finds_modality(corpus_graph):
     at = app_at("standard")
     at.text_input(key="std_search").input("Modality").run()
@@ -119,7 +131,6 @@ def test_standard_search_finds_modality(corpus_graph):
     assert "00080060" in set(df["key"])
 
 
-@pytest.mark.shared
 def test_selecting_ct_image_shows_its_module_table(corpus_graph):
     at = app_at("standard")
     at.segmented_control(key="std_view").set_value("IOD").run()
@@ -137,7 +148,6 @@ def test_selecting_ct_image_shows_its_module_table(corpus_graph):
     assert "Modality" in " ".join(tree["attribute"]) and set(tree["type"]) >= {"1", "2", "3"}
 
 
-@pytest.mark.shared
 def test_standard_browse_attribute_dimse_compare(corpus_graph):
     at = app_at("standard")
     at.segmented_control(key="std_view").set_value("Browse").run()
@@ -158,7 +168,6 @@ def test_standard_browse_attribute_dimse_compare(corpus_graph):
     assert {"shared", "only_a", "only_b"} <= sides
 
 
-@pytest.mark.shared
 def test_data_browser_drills_down_to_an_instance(corpus_graph):
     at = app_at("data")
     assert_clean(at)
@@ -178,23 +187,21 @@ def test_data_browser_drills_down_to_an_instance(corpus_graph):
     assert_clean(at)
 
 
-@pytest.mark.shared
 def test_conformance_and_pointers(corpus_graph):
     at = app_at("conformance")
     assert_clean(at)
     by_class = at.dataframe[0].value
-    assert by_class["instances"].sum() > 100
+    assert by_class["instances"].sum() > corpus_graph["floor"]["conformance"]
     assert at.dataframe[-1].value is not None
     at = app_at("pointers")
     assert_clean(at)
     studies = at.selectbox(key="ptr_study")
-    assert studies.options  # the corpus has SEG / SR / RT objects pointing at images
+    assert studies.options  # both sources have SEG / SR / RT objects pointing at images
     assert not [o for o in studies.options if o.startswith("nan ")], studies.options  # a missing description
     at.segmented_control(key="ptr_view").set_value("Dangling").run()
     assert_clean(at)
 
 
-@pytest.mark.shared
 def test_cypher_runs_examples_and_refuses_writes(corpus_graph):
     at = app_at("cypher")
     at.selectbox(key="cy_example").select("example_studies_per_modality").run()

@@ -1,8 +1,11 @@
 """The real dashboard in a real browser: `streamlit run` on a free port, every page rendered in headless
 Chromium (Debian's `chromium`, installed by .ci/run), no exception or error element on any page, and a
-full-page PNG screenshot per page kept under tests/artifacts/ (a CI artifact, not committed).
+full-page PNG screenshot per page kept under tests/artifacts/ (a CI artifact, not committed). Each page
+must finish its script run (no skeleton), show no exception box, no error, no dialog (Streamlit's "Page
+not found" is one), and draw something in its main area besides its title.
 
-Chromium is driven over the DevTools protocol with the `websockets` client (a Streamlit dependency), so no browser download and no extra package are needed. Without chromium the test skips,
+Chromium is driven over the DevTools protocol with the `websockets` client (a Streamlit dependency), so no browser
+download and no extra package are needed. Without chromium the test skips,
 except in CI (CI=true), where it fails.
 """
 
@@ -185,6 +188,10 @@ PROBLEMS = """JSON.stringify({
   errors: [...document.querySelectorAll('[data-testid="stAlertContentError"]')].map(e => e.innerText.slice(0, 500)),
   dialogs: [...document.querySelectorAll('[role="dialog"], [data-testid="stDialog"]')]
     .map(e => e.innerText.slice(0, 500)),
+  // what the page shows below its title: elements Streamlit drew (tables, charts, metrics, text)
+  shown: [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stElementContainer"]')]
+    .filter(e => e.getBoundingClientRect().height > 0 && !e.querySelector('h1')
+      && (e.innerText.trim() || e.querySelector('canvas, svg, table, img'))).length,
 })"""
 
 
@@ -218,5 +225,53 @@ def test_every_page_in_headless_chromium(server, browser):
         assert not problems["errors"], (page, problems["errors"])
         # a dialog no page opens on its own: Streamlit's "Page not found" (an address the app does not serve)
         assert not problems["dialogs"], (page, problems["dialogs"])
+        assert problems["shown"] >= 1, (page, "the main area shows nothing but its title")
         assert state["title"].strip().lower() == page, state
     (ARTIFACTS / "dashboard-browser-timings.json").write_text(json.dumps(timings, indent=1))
+
+
+CLICK_IOD = """(() => {
+  const b = [...document.querySelectorAll('[data-testid="stMain"] button')].find(b => b.innerText.trim() === 'IOD');
+  if (b) b.click();
+  return !!b;
+})()"""
+# the chart's SVG (vega renders to SVG here) and the box of every node label in it, in page pixels
+LABELS = """JSON.stringify([...document.querySelectorAll('[data-testid="stMain"] .vega-embed svg.marks')].map(svg => {
+  const box = r => ({x0: r.left, y0: r.top, x1: r.right, y1: r.bottom});
+  return {chart: box(svg.getBoundingClientRect()),
+          labels: [...svg.querySelectorAll('.mark-text text')].filter(t => t.textContent.trim())
+            .map(t => ({text: t.textContent, ...box(t.getBoundingClientRect())}))};
+}))"""
+
+
+def overlap(a: dict, b: dict) -> float:
+    return max(0.0, min(a["x1"], b["x1"]) - max(a["x0"], b["x0"])) * \
+        max(0.0, min(a["y1"], b["y1"]) - max(a["y0"], b["y0"]))
+
+
+def test_the_iod_neighbourhood_draws(server, browser):
+    """The Standard page's IOD view (PS3.3 Figure 6-1 for CT Image): every node label is inside the chart
+    and none is drawn over another (the boxes the browser laid the text out in), nothing wrong on the page."""
+    render(browser, f"{server}/standard")
+    assert browser.evaluate(CLICK_IOD), "the Standard page has no IOD view button"
+    deadline = time.monotonic() + 60
+    charts: list = []
+    while time.monotonic() < deadline and not any(c["labels"] for c in charts):
+        time.sleep(0.5)
+        state = json.loads(browser.evaluate(SETTLED) or "{}")
+        charts = json.loads(browser.evaluate(LABELS)) if state.get("state") == "notRunning" else []
+    time.sleep(1.0)  # let vega finish drawing
+    charts = json.loads(browser.evaluate(LABELS))
+    problems = json.loads(browser.evaluate(PROBLEMS))
+    shot = browser.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "dashboard-standard-iod.png").write_bytes(base64.b64decode(shot["data"]))
+    assert not problems["exceptions"] and not problems["errors"] and not problems["dialogs"], problems
+    chart = next(c for c in charts if c["labels"])
+    labels, frame = chart["labels"], chart["chart"]
+    assert len(labels) >= 20, labels  # CT Image: service class, SOP class, IOD, 7 entities, ~28 modules
+    clipped = [t["text"] for t in labels if t["x0"] < frame["x0"] - 1 or t["x1"] > frame["x1"] + 1
+               or t["y0"] < frame["y0"] - 1 or t["y1"] > frame["y1"] + 1]
+    assert not clipped, f"labels outside the chart: {clipped}"
+    crowded = [(a["text"], b["text"]) for i, a in enumerate(labels) for b in labels[i + 1:] if overlap(a, b) > 4]
+    assert not crowded, f"labels drawn over each other: {crowded[:5]}"

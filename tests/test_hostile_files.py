@@ -4,7 +4,8 @@ Every case is built from a real corpus file at test time, on both engines (the `
 20 digits and a UV of 2**64-1 (past INT64), a name that is not UTF-8, a copy cut mid-header, a copy cut
 before its SOP Instance UID, a 3,000-character Patient ID, a FIFO, a dangling and an outward symlink.
 The hostile copies keep the SOP Instance UIDs of corpus files, so the corpus's ORACLE figures hold
-exactly with all of them ingested together.
+exactly with all of them ingested together. The files they start from are pydicom's own, which
+../shared/corpus holds byte for byte: only the oracle test needs ../shared, the others run in any clone.
 """
 
 from __future__ import annotations
@@ -96,14 +97,14 @@ def _uid(corpus: Path, src: str) -> str:
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
-def test_one_hostile_file_among_good_ones(store, corpus, tmp_path, name):
+def test_one_hostile_file_among_good_ones(store, pydicom_corpus, tmp_path, name):
     """The good files are all in the graph, the hostile one is one report line (or a kept problem), and
     --resume after it works; no IngestRun is left running."""
     folder = tmp_path / "archive"
     folder.mkdir()
     for src in (CT, MR):
-        shutil.copy(corpus / src, folder / f"good_{Path(src).name}")
-    make_hostile(corpus, folder, [name])
+        shutil.copy(pydicom_corpus / src, folder / f"good_{Path(src).name}")
+    make_hostile(pydicom_corpus, folder, [name])
     report = tmp_path / "rejects.jsonl"
     summary = run_ingest(store, [str(folder)], workers=1, progress=False, report_path=str(report))
     assert summary.status == "finished"
@@ -114,7 +115,7 @@ def test_one_hostile_file_among_good_ones(store, corpus, tmp_path, name):
     for line in lines:
         assert line["reason"] and line["path"].startswith(str(folder))
     if name == "is_overflow":
-        assert _instance(store, _uid(corpus, CT))["conflicts"]  # the copy lost to the good one, recorded
+        assert _instance(store, _uid(pydicom_corpus, CT))["conflicts"]  # the copy lost to the good one, recorded
         assert "InstanceNumber=99999999999999999999" in _stored_invalid(folder / "is_overflow.dcm")
     if name == "long_patient_id":
         assert any(v.startswith("PatientID=PPP") for v in _stored_invalid(folder / "long_patient_id.dcm"))
@@ -138,19 +139,19 @@ def _stored_invalid(path: Path) -> list[str]:
     return list(row.get("invalid_values") or [])
 
 
-def test_values_past_int64_are_kept_as_invalid_text(store, corpus, tmp_path):
+def test_values_past_int64_are_kept_as_invalid_text(store, pydicom_corpus, tmp_path):
     """Alone (no complete copy to lose to), the instance is in the graph with the value as text."""
-    folder = make_hostile(corpus, tmp_path / "a", ["is_overflow", "uv_overflow"])
+    folder = make_hostile(pydicom_corpus, tmp_path / "a", ["is_overflow", "uv_overflow"])
     summary = run_ingest(store, [str(folder / "is_overflow.dcm")], workers=1, progress=False,
                          report_path=str(tmp_path / "r.jsonl"))
     assert summary.status == "finished" and summary.problems == 1
-    assert _instance(store, _uid(corpus, CT))["invalid"] == ["InstanceNumber=99999999999999999999"]
+    assert _instance(store, _uid(pydicom_corpus, CT))["invalid"] == ["InstanceNumber=99999999999999999999"]
 
 
-def test_non_utf8_path_is_stored_with_its_bytes(store, corpus, tmp_path):
-    folder = make_hostile(corpus, tmp_path / "a", ["non_utf8_name"])
+def test_non_utf8_path_is_stored_with_its_bytes(store, pydicom_corpus, tmp_path):
+    folder = make_hostile(pydicom_corpus, tmp_path / "a", ["non_utf8_name"])
     run_ingest(store, [str(folder)], workers=1, progress=False, report_path=str(tmp_path / "r.jsonl"))
-    row = _instance(store, _uid(corpus, CT))
+    row = _instance(store, _uid(pydicom_corpus, CT))
     assert row["path"] == str(folder) + "/M\\xfcller^Hans.dcm"
     assert os.fsdecode(bytes.fromhex(row["path_hex"])) == os.path.join(folder, NON_UTF8)
     assert os.path.exists(os.fsdecode(bytes.fromhex(row["path_hex"])))
@@ -158,18 +159,18 @@ def test_non_utf8_path_is_stored_with_its_bytes(store, corpus, tmp_path):
 
 @pytest.mark.parametrize("batch", [1, 100], ids=["across-batches", "one-batch"])
 @pytest.mark.parametrize("cut_first", [True, False], ids=["cut-first", "complete-first"])
-def test_complete_copy_wins_over_a_cut_one_in_either_order(store, corpus, tmp_path, cut_first, batch):
+def test_complete_copy_wins_over_a_cut_one_in_either_order(store, pydicom_corpus, tmp_path, cut_first, batch):
     folder = tmp_path / "archive"
     folder.mkdir()
     cut, whole = ("a_cut.dcm", "b_whole.dcm") if cut_first else ("b_cut.dcm", "a_whole.dcm")
-    _cut(corpus, CT, folder / cut, 700)
-    shutil.copy(corpus / CT, folder / whole)
+    _cut(pydicom_corpus, CT, folder / cut, 700)
+    shutil.copy(pydicom_corpus / CT, folder / whole)
     report = tmp_path / "r.jsonl"
     summary = run_ingest(store, [str(folder)], workers=1, progress=False, report_path=str(report),
                          batch_instances=batch)
     assert summary.status == "finished" and summary.files_damaged == 1
-    row = _instance(store, _uid(corpus, CT))
-    expected = pydicom.dcmread(corpus / CT, stop_before_pixels=True)
+    row = _instance(store, _uid(pydicom_corpus, CT))
+    expected = pydicom.dcmread(pydicom_corpus / CT, stop_before_pixels=True)
     assert row["path"] == str(folder / whole)
     assert row["rows"] == expected.Rows and row["series"] == expected.SeriesInstanceUID
     assert not row["damaged"] and not row["hash"].startswith("damaged:")
@@ -178,20 +179,20 @@ def test_complete_copy_wins_over_a_cut_one_in_either_order(store, corpus, tmp_pa
     assert store.run("data_counts").records()[0]["series"] == 1  # no series made up by the cut copy
 
 
-def test_a_cut_copy_alone_is_ingested_marked_damaged(store, corpus, tmp_path):
-    folder = make_hostile(corpus, tmp_path / "a", ["cut_mid_header"])
+def test_a_cut_copy_alone_is_ingested_marked_damaged(store, pydicom_corpus, tmp_path):
+    folder = make_hostile(pydicom_corpus, tmp_path / "a", ["cut_mid_header"])
     run_ingest(store, [str(folder)], workers=1, progress=False, report_path=str(tmp_path / "r.jsonl"))
-    row = _instance(store, _uid(corpus, CT))
+    row = _instance(store, _uid(pydicom_corpus, CT))
     assert row["damaged"] is True and row["hash"].startswith("damaged:") and row["rows"] is None
 
 
-def test_a_failing_write_is_narrowed_to_its_file(store, corpus, tmp_path, monkeypatch):
+def test_a_failing_write_is_narrowed_to_its_file(store, pydicom_corpus, tmp_path, monkeypatch):
     """A batch the engine refuses because of one file loses that file only, with the engine's reason."""
     folder = tmp_path / "archive"
     folder.mkdir()
     for src in (CT, MR, "pydicom/test_files/rtplan.dcm"):
-        shutil.copy(corpus / src, folder / Path(src).name)
-    poison = _uid(corpus, MR)
+        shutil.copy(pydicom_corpus / src, folder / Path(src).name)
+    poison = _uid(pydicom_corpus, MR)
     original = type(store).write
 
     def write(self, batch, **kw):
@@ -210,14 +211,14 @@ def test_a_failing_write_is_narrowed_to_its_file(store, corpus, tmp_path, monkey
     assert _runs(store) == ["finished"]
 
 
-def test_private_sequence_pointers_are_found(store, corpus, tmp_path):
+def test_private_sequence_pointers_are_found(store, pydicom_corpus, tmp_path):
     """Philips (2001,9000) in an implicit VR file: no VR in the file, none in the public dictionary."""
     from pydicom.dataset import Dataset
     from pydicom.sequence import Sequence
 
-    ds = pydicom.dcmread(corpus / CT)
+    ds = pydicom.dcmread(pydicom_corpus / CT)
     item = Dataset()
-    item.ReferencedSOPInstanceUID = _uid(corpus, MR)
+    item.ReferencedSOPInstanceUID = _uid(pydicom_corpus, MR)
     ds.add_new(0x20010090, "LO", "Philips Imaging DD 129")
     ds.add_new(0x20019000, "SQ", Sequence([item]))
     ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
@@ -225,7 +226,7 @@ def test_private_sequence_pointers_are_found(store, corpus, tmp_path):
     run_ingest(store, [str(tmp_path / "philips.dcm")], workers=1, progress=False,
                report_path=str(tmp_path / "r.jsonl"))
     pairs = {(r["referencing"], r["referenced"]) for r in store.run("reference_pairs")}
-    assert pairs == {(_uid(corpus, CT), _uid(corpus, MR))}
+    assert pairs == {(_uid(pydicom_corpus, CT), _uid(pydicom_corpus, MR))}
 
 
 def test_corpus_with_every_hostile_file_reproduces_the_oracle(store, corpus, tmp_path):

@@ -17,10 +17,10 @@ def _uid(value: str) -> dict:
     return {"vr": "UI", "Value": [value]}
 
 
-def test_mpps_json_points_at_corpus_instances(store, corpus, tmp_path):
+def test_mpps_json_points_at_corpus_instances(store, pydicom_corpus, tmp_path):
     # three real instances of one series of the corpus, read with pydicom (not with our loader)
     series: dict[str, list] = {}
-    for path in sorted((corpus / "pydicom").rglob("*.dcm")):
+    for path in sorted((pydicom_corpus / "pydicom").rglob("*.dcm")):
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=True)
         except Exception:

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from dicom_graph.model import schema
-from dicom_graph.model.store.embedded_types import ARROW_TYPES, DDL_TYPES
+from dicom_graph.model.store.embedded_types import DDL_TYPES, arrow_types
 from dicom_graph.model.values import LIST_ELEMENT_TYPE, ValueType, coerce
 
 
@@ -36,9 +36,9 @@ def test_every_type_is_a_list_or_the_item_of_one():
 
 
 def test_embedded_engine_maps_every_type():
-    assert set(DDL_TYPES) == set(ARROW_TYPES) == set(ValueType)
+    assert set(DDL_TYPES) == set(arrow_types()) == set(ValueType)
     assert DDL_TYPES[ValueType.INTEGER] == "INT64" and DDL_TYPES[ValueType.STRING_LIST] == "STRING[]"
-    assert ARROW_TYPES[ValueType.TIMESTAMP_LIST] == pa.list_(pa.timestamp("us"))
+    assert arrow_types()[ValueType.TIMESTAMP_LIST] == pa.list_(pa.timestamp("us"))
 
 
 @pytest.mark.parametrize("value, type_, expected", [

@@ -143,25 +143,30 @@ if uid:
         props = {k: v for k, v in node.items() if not k.startswith("_")}
         layout = graph.run("iod_module_keywords", sop_class=row["sop_class_uid"] or "").records()
         used: set[str] = set()
-        groups: list[tuple[str, pd.DataFrame]] = []
+        groups: list[tuple[str, bool, pd.DataFrame]] = []
         by_module: dict[tuple[str, str, str], list[dict]] = {}
         for r in layout:
             by_module.setdefault((r["ie"] or "", r["module"], r["usage"] or ""), []).append(r)
+        # present or absent as conformance decided it (sequences count there, and are not stored as values)
+        checked = f.get("conformant") is not None
         present = set(f.get("modules_present") or [])
         for (ie, module, usage), attrs in by_module.items():
             found = [{"keyword": a["keyword"], "tag": a["tag"], "type": a["type"],
                       "value": _text(props.get(a["keyword"]))}
                      for a in attrs if a["keyword"] in props]
             used.update(a["keyword"] for a in attrs)
-            if found or usage == "M":
-                groups.append((f"{ie} · {module} ({usage})" + ("" if found else " — absent"),
-                               pd.DataFrame(found)))
-        for title, df in groups:
+            if found or usage == "M" or module in present:
+                state = ("" if module in present else " — absent") if checked else ""
+                groups.append((f"{ie} · {module} ({usage}){state}", module in present, pd.DataFrame(found)))
+        for title, is_present, df in groups:
             with st.expander(title, expanded=False):
-                if df.empty:
-                    st.caption("absent")
-                else:
+                if not df.empty:
                     st.dataframe(df, hide_index=True, width="stretch")
+                elif is_present:
+                    st.caption("present, by what is not stored as a value here: a sequence (its pointers are "
+                               "REFERENCES edges) or an empty attribute")
+                else:
+                    st.caption("absent" if checked else "no values stored (conformance not checked)")
         rest = {k: v for k, v in props.items() if k not in used and k[:1].isupper()}
         book = {k: v for k, v in props.items() if not k[:1].isupper()}
         with st.expander(f"Other attributes ({len(rest)})" if layout else f"Attributes ({len(rest)})",

@@ -31,7 +31,10 @@ def pick_iod(label: str, key: str, default: str = "CT Image") -> tuple[str, str]
 
 def module_table(iod_key: str) -> pd.DataFrame:
     df = graph.frame(graph.run("iod_modules", iod=iod_key))
-    return df[["ie", "module", "usage", "condition", "module_key"]] if not df.empty else df
+    if df.empty:
+        return df
+    df["condition"] = df["condition"].fillna("")  # only C rows have one: the others are blank, not "None"
+    return df[["ie", "module", "usage", "condition", "module_key"]]
 
 
 def attribute_tree(module_key: str) -> None:
@@ -72,8 +75,7 @@ def iod_graph(iod_key: str, iod_name: str) -> None:
                       "group": ie}
         edges.append((eid, mid, f"INCLUDES {row['usage']}"))
     layers = {"Service class": 0, "SOP class": 1, "IOD": 2, "Information entity": 3, "Module": 4}
-    chart = graph.graph_chart(nodes, edges, layout="layers", layers=layers,
-                              height=max(420, 18 * sum(1 for n in nodes.values() if n["kind"] == "Module")))
+    chart = graph.graph_chart(nodes, edges, layout="layers", layers=layers, height=420)
     if chart is not None:
         st.altair_chart(chart, width="stretch")
         st.caption("Laid out like PS3.3 Figure 6-1: service class → SOP class → IOD → information entity → "

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-import pyarrow as pa
-
 from .. import schema
 from ..batch import GraphBatch, RelGroup
 from ..instance_width import cap_instance_rows
@@ -203,6 +201,8 @@ class EmbeddedWrites(EmbeddedConnection):
         missing = sorted(set(keys) - self.existing_keys(label, keys)) if keys else []
         if not missing:
             return []
+        import pyarrow as pa  # here, as in embedded_types: a read-only process never loads it
+
         node_type = schema.node(label)
         table = pa.Table.from_arrays([column(missing, node_type.props[node_type.key])],
                                      names=["c_" + node_type.key])
