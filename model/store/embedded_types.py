@@ -1,56 +1,23 @@
-"""The schema's neutral value types as LadybugDB sees them: column types in DDL, Arrow types in bulk loads.
+"""The schema's neutral value types as LadybugDB sees them: column types in DDL (Arrow types, which bulk
+loads use, are the vocabulary's: model/arrow.py).
 
-One table per target, lists derived from their items: a scalar type the schema adds without a mapping
-here fails at import (a KeyError), never as a silently mistyped column.
+Lists are derived from their items: a scalar type the schema adds without a mapping here fails at
+import (a KeyError), never as a silently mistyped column.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-import pyarrow as pa
-
 from .. import schema
+from ..arrow import ARROW_TYPES as ARROW_TYPES
+from ..arrow import column as column
+from ..arrow import node_table as node_table
+from ..arrow import rel_table as rel_table
 from ..values import ValueType
 
 _SCALAR_DDL = {
     ValueType.STRING: "STRING", ValueType.INTEGER: "INT64", ValueType.FLOAT: "DOUBLE",
     ValueType.BOOLEAN: "BOOL", ValueType.DATE: "DATE", ValueType.TIMESTAMP: "TIMESTAMP",
 }
-_SCALAR_ARROW = {
-    ValueType.STRING: pa.string(), ValueType.INTEGER: pa.int64(), ValueType.FLOAT: pa.float64(),
-    ValueType.BOOLEAN: pa.bool_(), ValueType.DATE: pa.date32(), ValueType.TIMESTAMP: pa.timestamp("us"),
-}
 
 DDL_TYPES: dict[ValueType, str] = {
     **_SCALAR_DDL, **{lst: _SCALAR_DDL[item] + "[]" for lst, item in schema.LIST_ELEMENT_TYPE.items()}}
-ARROW_TYPES: dict[ValueType, pa.DataType] = {
-    **_SCALAR_ARROW, **{lst: pa.list_(_SCALAR_ARROW[item]) for lst, item in schema.LIST_ELEMENT_TYPE.items()}}
-
-
-def column(values: list[Any], type_: ValueType) -> pa.Array:
-    return pa.array(values, type=ARROW_TYPES[type_])
-
-
-def node_table(label: str, rows: list[dict[str, Any]], columns: list[str], prefix: str = "",
-               constants: dict[str, Any] | None = None) -> pa.Table:
-    """Rows to an Arrow table in one pass in C (`from_pylist`: a missing key is a null); columns
-    named in `constants` are filled with one value."""
-    constants = constants or {}
-    fields = [pa.field(c, ARROW_TYPES[schema.property_type(label, c)]) for c in columns if c not in constants]
-    table = pa.Table.from_pylist(rows, schema=pa.schema(fields))
-    for c, value in constants.items():
-        if c in columns:
-            table = table.append_column(c, column([value] * len(rows), schema.property_type(label, c)))
-    table = table.select(columns)
-    return table.rename_columns([prefix + c for c in columns]) if prefix else table
-
-
-def rel_table(group: tuple[str, str, str], rows: list[dict[str, Any]]) -> pa.Table:
-    """Endpoints first (COPY reads them by position), then every property of the type."""
-    rel_type = schema.rel(group[0])
-    a, b = schema.node(group[1]), schema.node(group[2])
-    arrays = [column([r.get("from") for r in rows], a.props[a.key]),
-              column([r.get("to") for r in rows], b.props[b.key])]
-    arrays += [column([r.get(p) for r in rows], t) for p, t in rel_type.props.items()]
-    return pa.Table.from_arrays(arrays, names=["c__from", "c__to", *("c_" + p for p in rel_type.props)])
