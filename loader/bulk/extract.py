@@ -69,9 +69,9 @@ def run_extract(paths: list[str], out: str, *, workers: int | None = None, dask:
     done = manifests.done_records(target)
     tasks = [ChunkTask(i, chunk, str(target), run_key, requirements)
              for i, chunk in enumerate(chunks) if str(i) not in done]
-    for _ in _run(tasks, workers, dask):
+    for result in _run(tasks, workers, dask):
         if on_chunk:
-            on_chunk(chunk_files)
+            on_chunk(sum(result["statuses"].values()))
     wanted["done"] = manifests.done_records(target)
     wanted["skipped"] = skipped
     wanted["finished"] = len(wanted["done"]) == len(chunks)
