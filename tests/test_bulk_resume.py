@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from dicom_graph.loader.bulk.extract import run_extract
 from dicom_graph.loader.bulk.load import run_load
