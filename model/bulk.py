@@ -13,6 +13,7 @@ from, to, then every property of the type, as model/arrow.rel_table writes them)
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -60,8 +61,8 @@ def write_in_batches(store: GraphStore, plan: BulkPlan, progress: Progress | Non
         if progress:
             progress(done)
 
-    node_sources = [(label, pq.read_table(f)) for label, fs in plan.node_files.items() for f in fs]
-    for label, table in [*node_sources, *plan.node_tables.items()]:
+    node_sources = ((label, pq.read_table(f)) for label, fs in plan.node_files.items() for f in fs)  # one at a time
+    for label, table in itertools.chain(node_sources, plan.node_tables.items()):
         for rows in _slices(table):
             batch = GraphBatch()
             for row in rows:
@@ -71,8 +72,8 @@ def write_in_batches(store: GraphStore, plan: BulkPlan, progress: Progress | Non
         for start in range(0, len(keys), BATCH_ROWS):
             batch = GraphBatch(stubs={label: set(keys[start:start + BATCH_ROWS])})
             write(batch, len(batch.stubs[label]))
-    rel_sources = [(group, pq.read_table(f)) for group, fs in plan.rel_files.items() for f in fs]
-    for group, table in [*rel_sources, *plan.rel_tables.items()]:
+    rel_sources = ((group, pq.read_table(f)) for group, fs in plan.rel_files.items() for f in fs)
+    for group, table in itertools.chain(rel_sources, plan.rel_tables.items()):
         props = list(schema.rel(group[0]).props)
         for rows in _slices(table):
             batch = GraphBatch()
