@@ -58,10 +58,9 @@ def extract(
     def body() -> None:
         from dicom_graph.loader.bulk.extract import run_extract
         from dicom_graph.loader.bulk.manifest import ManifestError
-        from dicom_graph.loader.ingest.progress import Progress
-        from dicom_graph.loader.ingest.summary import IngestSummary
+        from dicom_graph.loader.ingest.progress import LazyProgress
 
-        bar = Progress(sum(1 for _ in _files(paths)), progress, IngestSummary("extract", []), "extract")
+        bar = LazyProgress(progress, "extract")
         try:
             summary = run_extract([str(p) for p in paths], str(out), workers=workers, dask=dask,
                                   requirements=_requirements(db, neo4j), chunk_files=chunk_files,
@@ -74,11 +73,6 @@ def extract(
             typer.echo(line)
 
     guarded(body)
-
-
-def _files(paths: list[Path]) -> list[Path]:
-    """A cheap count for the progress bar (the walk proper skips what it cannot read)."""
-    return [f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()]
 
 
 def _requirements(db: Optional[Path], neo4j: Optional[str]) -> Any:

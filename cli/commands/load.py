@@ -38,25 +38,16 @@ def load(
     def body() -> None:
         from dicom_graph.loader.bulk.load import run_load
         from dicom_graph.loader.bulk.manifest import ManifestError
-        from dicom_graph.loader.ingest.progress import Progress
+        from dicom_graph.loader.ingest.progress import LazyProgress
 
         with open_for(db, neo4j, write=True) as store:
-            bar: list[Progress] = []
-
-            def on_rows(done: int, total: int) -> None:
-                if not bar:
-                    from dicom_graph.loader.ingest.summary import IngestSummary
-
-                    bar.append(Progress(total, progress, IngestSummary("load", []), "load", "rows"))
-                bar[0].update(done - bar[0].done)
-
+            bar = LazyProgress(progress, "load", "rows")
             try:
-                summary = run_load(store, str(shards), on_rows=on_rows)
+                summary = run_load(store, str(shards), on_rows=bar.advance_to)
             except ManifestError as exc:
                 fail(str(exc))
             finally:
-                for b in bar:
-                    b.close()
+                bar.close()
         for line in summary.lines():
             typer.echo(line.replace("ingest finished", "load finished", 1))
 

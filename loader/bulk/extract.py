@@ -47,8 +47,9 @@ class ExtractSummary:
 
 def run_extract(paths: list[str], out: str, *, workers: int | None = None, dask: str | None = None,
                 requirements: conformance.Requirements | None = None, chunk_files: int = DEFAULT_CHUNK_FILES,
-                on_chunk: Callable[[int], None] | None = None) -> ExtractSummary:
-    """Extract every file under `paths` into shards under `out`; `on_chunk(files)` after each chunk.
+                on_chunk: Callable[[int, int], None] | None = None) -> ExtractSummary:
+    """Extract every file under `paths` into shards under `out`; `on_chunk(files, files to do)` after
+    each chunk.
     Raises FileNotFoundError for a missing path and ManifestError when `out` holds another extraction."""
     abs_paths = [os.path.abspath(p) for p in paths]
     for p in abs_paths:
@@ -69,9 +70,10 @@ def run_extract(paths: list[str], out: str, *, workers: int | None = None, dask:
     done = manifests.done_records(target)
     tasks = [ChunkTask(i, chunk, str(target), run_key, requirements)
              for i, chunk in enumerate(chunks) if str(i) not in done]
+    to_do = sum(len(t.files) for t in tasks)
     for result in _run(tasks, workers, dask):
         if on_chunk:
-            on_chunk(sum(result["statuses"].values()))
+            on_chunk(sum(result["statuses"].values()), to_do)
     wanted["done"] = manifests.done_records(target)
     wanted["skipped"] = skipped
     wanted["finished"] = len(wanted["done"]) == len(chunks)

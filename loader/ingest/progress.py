@@ -45,3 +45,24 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+class LazyProgress:
+    """A Progress made when its total is first known: extract knows it after the walk, load after the
+    fold, and both are driven by callbacks from deeper down."""
+
+    def __init__(self, enabled: bool, what: str, unit: str = "files") -> None:
+        self.enabled, self.what, self.unit = enabled, what, unit
+        self.bar: Progress | None = None
+
+    def update(self, n: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = Progress(total, self.enabled, IngestSummary(self.what, []), self.what, self.unit)
+        self.bar.update(n)
+
+    def advance_to(self, done: int, total: int) -> None:
+        self.update(done - (self.bar.done if self.bar else 0), total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
