@@ -7,7 +7,9 @@ warm page cache: (a) bare `pydicom.dcmread(stop_before_pixels=True)` with W proc
 ingest` with W workers into a fresh embedded graph, (c) `dicom-graph extract --workers W` into a fresh
 shard folder, then (d) `dicom-graph load` of those shards into a fresh embedded graph. Every graph gets
 the standard first (untimed) and extract reads it from the load's target, so all three check
-conformance as production does. Peak RSS is per command's process tree (bench/ingest.py's PeakRSS).
+conformance as production does. Bare parsing is timed again right before (c), and the bulk ratios use
+that second figure (the machine is shared: the ingest's ratio uses the first, timed right before it).
+Peak RSS is per command's process tree (bench/ingest.py's PeakRSS).
 Prints as its last line one JSON object with files/s, the ratios to (a), peak RSS and sizes.
 """
 
@@ -77,6 +79,9 @@ def main() -> None:
     target = fresh_graph("embedded", db, not args.no_standard)
     shards = args.out / f"shards-{args.instances}"
     shutil.rmtree(shards, ignore_errors=True)
+    # the machine is shared: bare parsing again, right before the bulk path, is its fairest yardstick
+    base_next = baseline(files, args.workers)
+    print(f"baseline again: {base_next:.1f} files/s", file=sys.stderr, flush=True)
     extract_s, extract_peak = timed(["dicom-graph", "extract", str(root), "--out", str(shards), "--workers",
                                      str(args.workers), "--chunk-files", str(args.chunk_files), "--no-progress",
                                      *(target if not args.no_standard else [])])
@@ -84,8 +89,9 @@ def main() -> None:
     bulk_rate = len(files) / (extract_s + load_s)
     result.update(extract_s=round(extract_s, 1), load_s=round(load_s, 1),
                   extract_files_per_s=round(len(files) / extract_s, 1),
-                  bulk_files_per_s=round(bulk_rate, 1), bulk_ratio=round(bulk_rate / base, 3),
-                  extract_ratio=round(len(files) / extract_s / base, 3),
+                  baseline_before_bulk_files_per_s=round(base_next, 1),
+                  bulk_files_per_s=round(bulk_rate, 1), bulk_ratio=round(bulk_rate / base_next, 3),
+                  extract_ratio=round(len(files) / extract_s / base_next, 3),
                   extract_peak_rss_mb=round(extract_peak / 1e6, 1), load_peak_rss_mb=round(load_peak / 1e6, 1),
                   shards_mb=folder_mb(shards), load_graph_mb=graph_size_mb("embedded", db),
                   load_avg_start=round(load_before, 2), load_avg_end=round(os.getloadavg()[0], 2))

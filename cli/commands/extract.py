@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from dicom_graph.common import DbOption, Neo4jOption, fail, guarded, open_for
+from dicom_graph.common import DbOption, Neo4jOption, check_inputs, fail, guarded, open_for
 
 CHUNK_FILES = 1000  # loader/bulk/extract.py's default, here so that --help does not import pyarrow
 
@@ -49,11 +49,7 @@ def extract(
 
       dicom-graph load /scratch/archive.shards --db archive.db
     """
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        fail(f"no such file or directory: {', '.join(missing)}")
-    if workers is not None and workers < 1:
-        fail("--workers must be at least 1", 2)
+    check_inputs(paths, workers)
 
     def body() -> None:
         from dicom_graph.loader.bulk.extract import run_extract
