@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from dicom_graph import __version__
-from dicom_graph.commands import dashboard, demo, export, ingest, listen, query, standard, stats
+from dicom_graph.commands import dashboard, demo, export, extract, ingest, listen, load, query, standard, stats
 
 HELP = ("The DICOM Information Model as a graph: the standard's definitions and real data, joined.\n\n"
         "Start with `dicom-graph demo`. The embedded graph (LadybugDB) is the default; pass --neo4j URI "
@@ -39,7 +39,7 @@ def build() -> typer.Typer:
                                no_args_is_help=True, rich_markup_mode=None)
     standard.register(standard_app)
     app.add_typer(standard_app, name="standard")
-    for command in (demo, ingest, listen, query, export, stats, dashboard):
+    for command in (demo, ingest, extract, load, listen, query, export, stats, dashboard):
         command.register(app)
     return app
 

@@ -32,6 +32,15 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def check_inputs(paths: list[Path], workers: Optional[int]) -> None:
+    """What `ingest` and `extract` refuse before any work: a path that is not there, no workers."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        fail(f"no such file or directory: {', '.join(missing)}")
+    if workers is not None and workers < 1:
+        fail("--workers must be at least 1", 2)
+
+
 def guarded(action: Callable[[], Any]) -> Any:
     """Run a command body; turn every failure into one line on stderr and a non-zero exit."""
     from dicom_graph.model.store import StoreError

@@ -1,7 +1,7 @@
 """The neutral value types of graph properties, and the coercion of Python values to them.
 
 The schema says what a property holds in these words only; each store maps them to its engine
-(model/store/embedded_types.py to LadybugDB column types and Arrow types; Neo4j is schemaless and
+(model/arrow.py to Arrow types, model/store/embedded_types.py to LadybugDB column types; Neo4j is schemaless and
 needs none), so a third engine is one more mapping, not a change to the schema. Every value is coerced
 here, before any store sees it, so both engines hold the same Python values and answer alike.
 """

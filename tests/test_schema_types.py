@@ -9,7 +9,8 @@ import pyarrow as pa
 import pytest
 
 from dicom_graph.model import schema
-from dicom_graph.model.store.embedded_types import DDL_TYPES, arrow_types
+from dicom_graph.model.arrow import arrow_types
+from dicom_graph.model.store.embedded_types import DDL_TYPES
 from dicom_graph.model.values import LIST_ELEMENT_TYPE, ValueType, coerce
 
 

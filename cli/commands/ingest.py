@@ -12,7 +12,7 @@ from typing import Annotated, Iterator, Optional
 
 import typer
 
-from dicom_graph.common import DbOption, Neo4jOption, fail, guarded, open_for
+from dicom_graph.common import DbOption, Neo4jOption, check_inputs, guarded, open_for
 from dicom_graph.loader.ingest.sizes import DEFAULT_BATCH_INSTANCES
 
 
@@ -54,11 +54,7 @@ def ingest(
 
       DICOM_GRAPH_PSEUDONYM_KEY=... dicom-graph ingest export/ --pseudonymize --neo4j bolt://db:7687
     """
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        fail(f"no such file or directory: {', '.join(missing)}")
-    if workers is not None and workers < 1:
-        fail("--workers must be at least 1", 2)
+    check_inputs(paths, workers)
 
     def body() -> None:
         from dicom_graph.loader.ingest import run_ingest

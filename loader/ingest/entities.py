@@ -86,7 +86,7 @@ def record_entity_values(store: Any, batch: GraphBatch, extracted: Iterable[Extr
     for values_key in keys:
         label, entity_key = values_key.split("|", 1)
         observed = recorded.get(values_key, {})
-        changed = _fold(observed, seen.get(values_key, {}))
+        changed = fold_counts(observed, seen.get(values_key, {}))
         if changed:
             batch.add_node("EntityValues", {"key": values_key, "entity": label, "entity_key": entity_key,
                                             "observed": json.dumps(observed, sort_keys=True)})
@@ -134,8 +134,8 @@ def _known_versions(store: Any, uids: list[str]) -> set[tuple[str, str]]:
     return known
 
 
-def _fold(observed: Observed, new: Observed) -> bool:
-    """Add this batch's counts to the recorded ones; True when anything was added."""
+def fold_counts(observed: Observed, new: Observed) -> bool:
+    """Add this batch's (or shard's) counts to the recorded ones; True when anything was added."""
     for keyword, counts in new.items():
         mine = observed.setdefault(keyword, {})
         for text, n in counts.items():
@@ -143,15 +143,20 @@ def _fold(observed: Observed, new: Observed) -> bool:
     return bool(new)
 
 
+def conflict_row(label: str, entity_key: str, keyword: str, counts: dict[str, int]) -> dict[str, Any]:
+    """The EntityConflict row of one attribute seen with several values: the smallest (as text) is kept."""
+    values = sorted(counts)
+    return {"key": f"{label}|{entity_key}|{keyword}", "entity": label, "entity_key": entity_key,
+            "keyword": keyword, "values": values, "counts": [counts[v] for v in values], "kept": values[0]}
+
+
 def _conflict(batch: GraphBatch, label: str, entity_key: str, keyword: str, counts: dict[str, int],
               typed: dict[tuple[str, str], Any], changed: bool) -> None:
     """The conflict row, and the entity row's property set to the value kept (or left to the graph)."""
-    values = sorted(counts)
-    kept = values[0]
+    conflict = conflict_row(label, entity_key, keyword, counts)
+    kept = conflict["kept"]
     if changed:
-        batch.add_node("EntityConflict", {
-            "key": f"{label}|{entity_key}|{keyword}", "entity": label, "entity_key": entity_key,
-            "keyword": keyword, "values": values, "counts": [counts[v] for v in values], "kept": kept})
+        batch.add_node("EntityConflict", conflict)
     row = batch.nodes.get(label, {}).get(entity_key)
     if row is None or keyword not in row:
         return

@@ -70,7 +70,7 @@ def run_ingest(store: GraphStore, paths: list[str], *, workers: int | None = Non
     previous = store.run("ingest_run", key=run_key).records()
     started_at = (previous[0]["started_at"] if previous and previous[0].get("started_at") and resume
                   else dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
-    _write_run(store, summary, started_at, pseudonymize, finished=False)
+    write_run(store, summary, started_at, pseudonymize, finished=False)
 
     try:
         os.makedirs(os.path.dirname(report_path) or ".", exist_ok=True)
@@ -90,10 +90,10 @@ def run_ingest(store: GraphStore, paths: list[str], *, workers: int | None = Non
         summary.status = "failed"
         summary.elapsed_s = time.monotonic() - t0
         with contextlib.suppress(Exception):
-            _write_run(store, summary, started_at, pseudonymize, finished=False)
+            write_run(store, summary, started_at, pseudonymize, finished=False)
         raise
     summary.elapsed_s = time.monotonic() - t0
-    _write_run(store, summary, started_at, pseudonymize, finished=summary.status == "finished")
+    write_run(store, summary, started_at, pseudonymize, finished=summary.status == "finished")
     return summary
 
 
@@ -148,7 +148,7 @@ def _already_done(store: GraphStore, files: list[SourceFile], key_of: Callable[[
     return done
 
 
-def _write_run(store: GraphStore, summary: IngestSummary, started_at: dt.datetime, pseudonymize: bool,
+def write_run(store: GraphStore, summary: IngestSummary, started_at: dt.datetime, pseudonymize: bool,
                finished: bool) -> None:
     """The IngestRun node, written when the run starts and when it ends (finished or interrupted)."""
     batch = GraphBatch()

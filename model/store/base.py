@@ -11,10 +11,13 @@ import datetime as dt
 import decimal
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from .. import queries, schema
 from ..batch import GraphBatch
+
+if TYPE_CHECKING:
+    from ..bulk import BulkPlan, Progress
 
 
 class StoreError(Exception):
@@ -116,6 +119,24 @@ class GraphStore(ABC):
         """Upsert a batch: nodes, then stubs, then relationships; idempotent (MERGE on keys).
         atomic=False: the batch may be written in several statements (a bulk load that is safe to redo,
         e.g. an ingest that --resume repeats); the embedded engine then bounds its memory per statement."""
+
+    def bulk_load(self, plan: BulkPlan, progress: Progress | None = None) -> None:
+        """Create the rows of a BulkPlan (all new to the graph: model/bulk.py). This default writes them
+        through `write` in batches (Neo4j: UNWIND ... MERGE); an engine with a bulk loader overrides it."""
+        from ..bulk import write_in_batches
+
+        write_in_batches(self, plan, progress)
+
+    def clear_data(self) -> None:
+        """Delete the data layer (everything but the standard's definitions; SOP classes known only from
+        instances go too): what an unfinished `load` left, before it starts again."""
+        for rel_type in schema.REL_TYPES:
+            if rel_type.type not in schema.DEFINITION_RELS:
+                self.query(f"MATCH ()-[r:{quote(rel_type.type)}]->() DELETE r", write=True)
+        for node_type in schema.NODE_TYPES:
+            if node_type.label not in schema.DEFINITION_LABELS:
+                self.query(f"MATCH (n:{quote(node_type.label)}) DELETE n", write=True)
+        self.query("MATCH (n:SOPClass) WHERE n.stub = true OR n.unknown = true DELETE n", write=True)
 
     @abstractmethod
     def clear(self) -> None:

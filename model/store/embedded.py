@@ -3,7 +3,8 @@
 Why it is shaped this way (measurements in ENGINE-NOTES.md):
 - LadybugDB has a typed schema, so tables come from model.schema (types mapped in embedded_types.py)
   and a property column is added with `ALTER TABLE ... ADD` the first time a batch carries it.
-- Writes (embedded_write.py) copy new rows in bulk and merge the rest, bounding the buffer pool.
+- Writes (embedded_write.py) copy new rows in bulk and merge the rest, bounding the buffer pool;
+  `load` copies Parquet shards as they are (embedded_bulk.py).
 - One writer process at a time (the engine holds a file lock); readers open read-only, see the graph as
   of their open and `refresh()` to see newer commits, and wait out a writer's checkpoint rather than
   fail (embedded_connection.py).
@@ -21,10 +22,10 @@ from .. import schema
 from .base import (VERSION_QUERY, GraphNotFound, QueryError, QueryResult, ReadOnlyError, StoreError, plain,
                    quote)
 from .embedded_types import DDL_TYPES
-from .embedded_write import EmbeddedWrites
+from .embedded_bulk import EmbeddedBulk
 
 
-class EmbeddedStore(EmbeddedWrites):
+class EmbeddedStore(EmbeddedBulk):
     dialect = "embedded"
 
     def __init__(self, path: str | os.PathLike[str], *, read_only: bool = True,

@@ -14,9 +14,9 @@ from typing import Any, Iterable
 from .. import schema
 from ..batch import GraphBatch, RelGroup
 from ..instance_width import cap_instance_rows
+from ..arrow import column, node_table, rel_table
 from .base import QueryError, ReadOnlyError, StoreError, WriteSummary, first_line, quote
 from .embedded_connection import EmbeddedConnection, buffer_pool_bytes, rss
-from .embedded_types import column, node_table, rel_table
 
 # Above this many rows of one label a batch goes through COPY for its new rows (not atomic across
 # labels, but idempotent to re-run); at or below, the whole batch is one MERGE transaction, unless the
@@ -201,7 +201,7 @@ class EmbeddedWrites(EmbeddedConnection):
         missing = sorted(set(keys) - self.existing_keys(label, keys)) if keys else []
         if not missing:
             return []
-        import pyarrow as pa  # here, as in embedded_types: a read-only process never loads it
+        import pyarrow as pa  # here, as in model/arrow.py: a read-only process never loads it
 
         node_type = schema.node(label)
         table = pa.Table.from_arrays([column(missing, node_type.props[node_type.key])],

@@ -1,0 +1,102 @@
+"""The bulk path (`extract` + `load`) against bare parsing and `ingest`, measured in one run.
+
+    python bench/bulk.py --instances 20000 [--workers 2] [--archive DIR] [--skip-ingest] [--no-standard]
+
+Makes (or reuses) a synthetic archive with bench/synth.py and measures, in this order, on the same
+warm page cache: (a) bare `pydicom.dcmread(stop_before_pixels=True)` with W processes, (b) `dicom-graph
+ingest` with W workers into a fresh embedded graph, (c) `dicom-graph extract --workers W` into a fresh
+shard folder, then (d) `dicom-graph load` of those shards into a fresh embedded graph. Every graph gets
+the standard first (untimed) and extract reads it from the load's target, so all three check
+conformance as production does. Bare parsing is timed again right before (c), and the bulk ratios use
+that second figure (the machine is shared: the ingest's ratio uses the first, timed right before it).
+Peak RSS is per command's process tree (bench/ingest.py's PeakRSS).
+Prints as its last line one JSON object with files/s, the ratios to (a), peak RSS and sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import synth  # noqa: E402  (bench/ is not a package)
+from ingest import PeakRSS, archive_files, baseline, fresh_graph, graph_size_mb, ingest, warm  # noqa: E402
+
+
+def timed(command: list[str]) -> tuple[float, int]:
+    """(seconds, peak RSS bytes of the process tree) of one command, which must succeed."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    meter = PeakRSS(process.pid)
+    output, _ = process.communicate()
+    elapsed, peak = time.perf_counter() - started, meter.stop()
+    sys.stderr.write(output[-1500:])
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command[:3])} failed ({process.returncode}):\n{output[-3000:]}")
+    return elapsed, peak
+
+
+def folder_mb(path: Path) -> float:
+    return round(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--instances", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--archive", type=Path, default=None, help="default bench/archives/N")
+    parser.add_argument("--out", type=Path, default=HERE / "out", help="graphs and shards go here")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--chunk-files", type=int, default=1000)
+    parser.add_argument("--skip-ingest", action="store_true", help="measure bare parsing and the bulk path only")
+    parser.add_argument("--no-standard", action="store_true")
+    args = parser.parse_args()
+
+    root = args.archive or HERE / "archives" / str(args.instances)
+    synth.generate(root, args.instances, seed=args.seed, workers=args.workers)
+    files = archive_files(root)
+    warm(files)
+    load_before = os.getloadavg()[0]
+    base = baseline(files, args.workers)
+    print(f"baseline: {base:.1f} files/s over {len(files):,} files", file=sys.stderr, flush=True)
+    result: dict[str, object] = {"instances": args.instances, "files": len(files), "workers": args.workers,
+                                 "chunk_files": args.chunk_files, "standard_loaded": not args.no_standard,
+                                 "baseline_files_per_s": round(base, 1)}
+    if not args.skip_ingest:
+        db = args.out / f"bulk-ingest-{args.instances}.db"
+        elapsed, peak, _ = ingest(root, fresh_graph("embedded", db, not args.no_standard), args.workers)
+        result.update(ingest_files_per_s=round(len(files) / elapsed, 1), ingest_ratio=round(len(files) / elapsed / base, 3),
+                      ingest_peak_rss_mb=round(peak / 1e6, 1), ingest_graph_mb=graph_size_mb("embedded", db))
+    db = args.out / f"bulk-load-{args.instances}.db"
+    target = fresh_graph("embedded", db, not args.no_standard)
+    shards = args.out / f"shards-{args.instances}"
+    shutil.rmtree(shards, ignore_errors=True)
+    # the machine is shared: bare parsing again, right before the bulk path, is its fairest yardstick
+    base_next = baseline(files, args.workers)
+    print(f"baseline again: {base_next:.1f} files/s", file=sys.stderr, flush=True)
+    extract_s, extract_peak = timed(["dicom-graph", "extract", str(root), "--out", str(shards), "--workers",
+                                     str(args.workers), "--chunk-files", str(args.chunk_files), "--no-progress",
+                                     *(target if not args.no_standard else [])])
+    load_s, load_peak = timed(["dicom-graph", "load", str(shards), *target, "--no-progress"])
+    bulk_rate = len(files) / (extract_s + load_s)
+    result.update(extract_s=round(extract_s, 1), load_s=round(load_s, 1),
+                  extract_files_per_s=round(len(files) / extract_s, 1),
+                  baseline_before_bulk_files_per_s=round(base_next, 1),
+                  bulk_files_per_s=round(bulk_rate, 1), bulk_ratio=round(bulk_rate / base_next, 3),
+                  extract_ratio=round(len(files) / extract_s / base_next, 3),
+                  extract_peak_rss_mb=round(extract_peak / 1e6, 1), load_peak_rss_mb=round(load_peak / 1e6, 1),
+                  shards_mb=folder_mb(shards), load_graph_mb=graph_size_mb("embedded", db),
+                  load_avg_start=round(load_before, 2), load_avg_end=round(os.getloadavg()[0], 2))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""`load`'s driver: shards -> fold (fold.py) -> the store's bulk load -> the set-aside chunks -> done.
+
+Where the load's progress lives: in the graph, as the run's IngestRun node (the key `ingest` would give
+the same paths), marked `loading` before the first row and `finished` after the last. A load is for a
+graph that holds no data yet (the standard's definitions may be loaded): a graph whose data is what a
+load of these same shards left unfinished (a kill -9, a full disk) is cleared and loaded again from
+the start, since the bulk path writes new rows only and cannot tell a half-loaded label from a whole
+one cheaply; any other data is refused (new files into an existing graph are `ingest`'s job).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from dicom_graph.loader.bulk import manifest as manifests
+from dicom_graph.loader.bulk.fold import fold
+from dicom_graph.loader.dataset import conformance
+from dicom_graph.loader.ingest.committer import BatchCommitter
+from dicom_graph.loader.ingest.run import write_run
+from dicom_graph.loader.ingest.sources import SourceFile
+from dicom_graph.loader.ingest.summary import IngestSummary, RejectionReport
+from dicom_graph.loader.ingest.worker import process_file, quiet
+
+if TYPE_CHECKING:
+    from dicom_graph.model.store import GraphStore
+
+LOADING = "loading"
+
+
+class LoadError(manifests.ManifestError):
+    """The graph cannot take these shards as it is (it holds other data)."""
+
+
+def run_load(store: GraphStore, out: str, *, on_rows: Callable[[int, int], None] | None = None
+             ) -> IngestSummary:
+    """Load the shards under `out` into `store` (see the module doc); `on_rows(done, total)` as rows go in."""
+    t0 = time.monotonic()
+    target = Path(out).absolute()
+    manifest = manifests.read(target)
+    if manifest is None:
+        raise manifests.ManifestError(f"{target} holds no extraction (no manifest.json): run `dicom-graph extract` first")
+    manifests.check_loadable(manifest, target)
+    summary = IngestSummary(run_key=manifest["run_key"], paths=manifest["paths"],
+                            report_path=str(target / "rejects.jsonl"), status=LOADING)
+    _start_clean(store, summary.run_key, target)
+    started_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    write_run(store, summary, started_at, False, finished=False)
+    chunk_ids = [c["id"] for c in manifest["chunks"]]
+    folded = fold(target, chunk_ids, manifest["done"], store)
+    total = folded.plan.rows()
+    store.bulk_load(folded.plan, (lambda n: on_rows(n, total)) if on_rows else None)
+    if folded.conflicted:
+        store.run("recount_pointers", uids=folded.conflicted)
+    for c in chunk_ids:
+        if c not in folded.set_aside:
+            _count(summary, manifest["done"][str(c)])
+    summary.files_seen = sum(len(c["files"]) for c in manifest["chunks"])
+    _write_set_aside(store, summary, [manifest["chunks"][c] for c in folded.set_aside],
+                     bool(manifest["conformance_checked"]), target)
+    summary.status = "finished"
+    summary.conformance_checked = bool(manifest["conformance_checked"])
+    summary.elapsed_s = time.monotonic() - t0
+    write_run(store, summary, started_at, False, finished=True)
+    return summary
+
+
+def _start_clean(store: GraphStore, run_key: str, out: Path) -> None:
+    if not store.count_nodes("Instance") and not store.count_nodes("SourceFile"):
+        return
+    previous = store.run("ingest_run", key=run_key).records()
+    if previous and previous[0].get("status") == LOADING:
+        store.clear_data()  # what an unfinished load of these shards left: start again
+        return
+    raise LoadError(f"{store.describe()} already holds data; `load` fills a graph without data (the standard "
+                    f"may be loaded): load {out} into a new graph, or add the files with `dicom-graph ingest`")
+
+
+def _count(summary: IngestSummary, done: dict[str, Any]) -> None:
+    statuses, instances = done["statuses"], done["instances"]
+    summary.files_rejected += statuses.get("rejected", 0)
+    summary.files_ingested += sum(n for s, n in statuses.items() if s != "rejected")
+    summary.files_recovered += statuses.get("recovered", 0)
+    summary.files_damaged += statuses.get("damaged", 0)
+    summary.instances_new += instances["new"]
+    summary.instances_updated += instances["updated"]
+    summary.instances_unchanged += instances["unchanged"]
+    summary.problems += done["problems"]
+
+
+def _write_set_aside(store: GraphStore, summary: IngestSummary, chunks: list[dict[str, Any]],
+                     checked: bool, out: Path) -> None:
+    """The chunks holding copies of an instance that other chunks hold too: parsed again and written by
+    the ingest's own committer against the loaded graph, so the conflict policy decides as in `ingest`
+    (fold.py). Their report lines (the extraction's report has them too) and any file the graph refuses
+    go to OUT/load-rejects.jsonl."""
+    if not chunks:
+        return
+    quiet()
+    requirements = conformance.load_requirements(store) if checked else None
+    text = io.StringIO()
+    committer = BatchCommitter(store, summary, RejectionReport(text))
+    for chunk in chunks:
+        for path, size, mtime_ns in chunk["files"]:
+            committer.add(process_file(SourceFile(path, size, mtime_ns), requirements))
+    committer.commit(final=True)
+    if text.getvalue():
+        (out / "load-rejects.jsonl").write_text(text.getvalue(), encoding="utf-8")

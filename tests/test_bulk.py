@@ -1,0 +1,88 @@
+"""extract + load gives the graph ingest gives: pydicom's test files (anywhere) and the shared corpus.
+
+The files are cut into small chunks so that patients, studies and series span chunks, copies of one
+instance land in different chunks (pydicom's test files hold several) and pointers cross chunks.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dicom_graph.loader.bulk.extract import run_extract
+from dicom_graph.loader.bulk.fold import fold
+from dicom_graph.loader.bulk.load import run_load
+from dicom_graph.loader.bulk.manifest import read
+from dicom_graph.loader.ingest import run_ingest
+from dicom_graph.model.store import open_store
+
+from .bulk_helpers import PYDICOM_FILES, cli, content
+from . import test_ingest_corpus as oracle_checks
+
+
+def _both(paths: list[str], tmp_path: Path, chunk_files: int):
+    shards = tmp_path / "shards"
+    run_extract(paths, str(shards), workers=2, chunk_files=chunk_files)
+    bulk = open_store(db=str(tmp_path / "bulk.db"), read_only=False, create=True)
+    summary = run_load(bulk, str(shards))
+    ingested = open_store(db=str(tmp_path / "ingest.db"), read_only=False, create=True)
+    run_ingest(ingested, paths, workers=2, progress=False, report_path=str(tmp_path / "ingest.jsonl"))
+    return shards, bulk, summary, ingested
+
+
+def test_pydicom_files_extract_load_equals_ingest(tmp_path):
+    shards, bulk, summary, ingested = _both([str(PYDICOM_FILES)], tmp_path, chunk_files=25)
+    with bulk, ingested:
+        assert bulk.stats() == ingested.stats()
+        assert bulk.stats()["nodes"]["Instance"] > 100
+        assert content(bulk) == content(ingested)
+        manifest = read(shards)
+        folded = fold(shards, [c["id"] for c in manifest["chunks"]], manifest["done"], bulk)
+        assert folded.set_aside, "the test must exercise copies of one instance in two chunks"
+        assert len(folded.set_aside) < len(manifest["chunks"]), "and chunks loaded in bulk"
+    assert summary.status == "finished"
+    # the rejection report says what ingest's says, file by file
+    def lines(path: Path) -> set[tuple[str, str, str]]:
+        return {(r["path"], r["status"], r["error_class"]) for r in map(json.loads, path.read_text().splitlines())}
+    assert lines(shards / "rejects.jsonl") == lines(tmp_path / "ingest.jsonl")
+    assert summary.files_rejected == sum(1 for _ in (shards / "rejects.jsonl").read_text().splitlines()
+                                         if '"rejected"' in _)
+
+
+def test_manifest_counts_match_the_shards(tmp_path):
+    import pyarrow.parquet as pq
+
+    shards = tmp_path / "shards"
+    run_extract([str(PYDICOM_FILES)], str(shards), workers=1, chunk_files=60)
+    manifest = read(shards)
+    assert manifest["finished"] and manifest["schema_version"] >= 1
+    assert sum(len(c["files"]) for c in manifest["chunks"]) == sum(1 for p in PYDICOM_FILES.rglob("*") if p.is_file())
+    for chunk_id, done in manifest["done"].items():
+        for folder, rows in done["rows"].items():
+            assert pq.read_metadata(shards / folder / f"chunk-{int(chunk_id):06d}.parquet").num_rows == rows
+
+
+def test_cli_load_refuses_a_graph_with_data_and_unfinished_extractions(tmp_path):
+    shards = tmp_path / "s"
+    cli("extract", str(PYDICOM_FILES / "CT_small.dcm"), "--out", str(shards))
+    cli("load", str(shards), "--db", str(tmp_path / "g.db"))
+    again = cli("load", str(shards), "--db", str(tmp_path / "g.db"), check=False)
+    assert again.returncode == 1 and "already holds data" in again.stderr and len(again.stderr.splitlines()) == 1
+    manifest = json.loads((shards / "manifest.json").read_text())
+    manifest["finished"] = False
+    (shards / "manifest.json").write_text(json.dumps(manifest))
+    cut = cli("load", str(shards), "--db", str(tmp_path / "h.db"), check=False)
+    assert cut.returncode == 1 and "did not finish" in cut.stderr
+    none = cli("load", str(tmp_path), "--db", str(tmp_path / "h.db"), check=False)
+    assert none.returncode == 1 and "no manifest.json" in none.stderr
+
+
+@pytest.mark.shared
+def test_corpus_extract_load_equals_ingest_and_the_oracle(corpus, tmp_path):
+    _, bulk, summary, ingested = _both(oracle_checks.outside_bad(corpus), tmp_path, chunk_files=40)
+    with bulk, ingested:
+        assert bulk.stats() == ingested.stats()
+        assert content(bulk) == content(ingested)
+        oracle_checks.test_corpus_reproduces_oracle((bulk, summary), corpus)
