@@ -1,8 +1,10 @@
 """Fixtures shared by the whole suite.
 
 `store` is parametrized over both engines: every store test runs on the embedded engine and on Neo4j.
-Neo4j comes from NEO4J_URI (started by `.ci/neo4j-start`); without it the Neo4j half skips with one
-line, except in CI (CI=true), where a missing Neo4j is a failure. Tests that need ../shared (the
+Neo4j comes from NEO4J_URI (.ci/run starts one). Without it, on a machine with Java and Maven, the
+session starts a throwaway Neo4j of its own with `.ci/neo4j-start` (a state dir per clone, stopped at
+the end; DICOM_GRAPH_TEST_NEO4J=skip opts out), so a user's clone runs the Neo4j half too; with no Java
+the Neo4j half skips with one line, except in CI (CI=true), where a missing Neo4j is a failure. Tests that need ../shared (the
 corpus, the DocBook files) skip with a reason when it is absent, as it is in a user's clone.
 """
 
@@ -102,6 +104,45 @@ def reader_for(store: GraphStore) -> GraphStore:
     if store.dialect == "embedded":
         return open_store(db=store.describe(), read_only=True)
     return open_store(neo4j=neo4j_uri(), read_only=True)
+
+
+# --- a Neo4j of the session's own when none is given ----------------------------------------------
+
+_OWN_NEO4J: dict[str, str] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import hashlib
+    import shutil
+    import subprocess
+
+    if os.environ.get("NEO4J_URI") or os.environ.get("CI") == "true" \
+            or os.environ.get("DICOM_GRAPH_TEST_NEO4J") == "skip" or config.option.collectonly:
+        return
+    start = REPO / ".ci" / "neo4j-start"
+    if not (start.exists() and shutil.which("java") and shutil.which("mvn")):
+        return
+    state = f"/tmp/dicom-graph-test-neo4j-{hashlib.sha1(str(REPO).encode()).hexdigest()[:8]}"
+    env = {**os.environ, "NEO4J_STATE_DIR": state}
+    print(f"starting a throwaway Neo4j for the Neo4j tests ({state}; DICOM_GRAPH_TEST_NEO4J=skip to skip "
+          "them; the first start builds it from Maven Central)", flush=True)
+    run = subprocess.run(["bash", str(start)], env=env, capture_output=True, text=True, timeout=900)
+    lines = run.stdout.strip().splitlines()
+    if run.returncode != 0 or not lines or not lines[-1].startswith("bolt://"):
+        reason = (run.stderr.strip().splitlines() or ["no output"])[-1]
+        print(f"no Neo4j for this session, its tests skip: {reason}", flush=True)
+        return
+    _OWN_NEO4J["state"] = state
+    os.environ.update(NEO4J_URI=lines[-1], NEO4J_USERNAME="neo4j",
+                      NEO4J_PASSWORD=os.environ.get("NEO4J_PASSWORD", "dicom-graph-test"))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import subprocess
+
+    if "state" in _OWN_NEO4J:
+        subprocess.run(["bash", str(REPO / ".ci" / "neo4j-stop")], env={**os.environ, "NEO4J_STATE_DIR": _OWN_NEO4J["state"]},
+                       capture_output=True, timeout=120)
 
 
 # --- reporting: which engines ran, and how many tests each -----------------------------------------
