@@ -26,6 +26,9 @@ SKIPPED = {
     "python -m pytest": "this test is part of that run",
     "export NEO4J_PASSWORD=": "the docker compose block's settings (test_compose.py checks the file)",
     "docker compose": "needs a Docker engine; test_compose.py validates the file with `docker compose config`",
+    "dicom-graph extract /": "an archive path and a Dask scheduler of the user's; test_bulk.py and "
+                             "test_bulk_dask.py run extract on pydicom's files and the corpus",
+    "dicom-graph load /": "loads what the extract above wrote; test_bulk.py runs load after extract",
 }
 # command -> what runs instead, and why
 INSTEAD = {
