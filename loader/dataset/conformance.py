@@ -83,13 +83,18 @@ def _attribute(row: dict[str, Any]) -> AttributeRequirement | None:
 def requirements_from_rows(rows: list[dict[str, Any]],
                            macros: list[dict[str, Any]] | None = None) -> Requirements:
     """Build requirements from `conformance_requirements` rows (sop_class_uid, module, usage, type, keyword,
-    and optionally tag, path, condition, condition_expr, decidable, module_key, module_condition_expr,
-    module_decidable) and `conformance_macros` rows (key, sequence)."""
+    and optionally tag, path, condition, condition_expr, decidable, overrides, module_key,
+    module_condition_expr, module_decidable) and `conformance_macros` rows (key, sequence). A top-level
+    attribute one module `overrides` is required only by that module's Type."""
     acc: dict[str, dict[str, dict[str, Any]]] = {}
+    overridden = {(r["sop_class_uid"], r["keyword"]): r["module"] for r in rows
+                  if r.get("overrides") and not r.get("path") and r.get("keyword")}
     for row in rows:
         uid, module = row["sop_class_uid"], row["module"]
         if not uid or not module:
             continue
+        if overridden.get((uid, row.get("keyword")), module) != module and not row.get("path"):
+            row = {**row, "type": "3"}  # another module of the IOD sets this attribute's Type
         mod = acc.setdefault(uid, {}).setdefault(module, {"usage": row.get("usage") or "U", "attrs": {},
                                                           "all": set(), "row": row})
         if (row.get("usage") or "") == "M":

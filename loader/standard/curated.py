@@ -12,6 +12,10 @@
 - ie_overrides.csv: Information Entities where highdicom's table gives another (Basic Directory)
 - macro_sequences.csv: a functional group macro's one Sequence where the name rule falls short
 - macro_placement.csv: macros that may go only in the Shared or only in the Per-frame item
+- content_item_conditions.csv: SR content-item attributes of macros newer than the vendored 2008 text
+  (SCOORD3D, TABLE), 1C on the Value Type that includes them
+- attribute_type_overrides.csv: a module whose Type for an attribute overrides the other modules' of
+  the IOD (SC Equipment's Modality, Type 3, over General Series' Type 1)
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ def table(name: str) -> tuple[dict[str, str], ...]:
 
 TABLES = ("dimse_services.csv", "service_classes.csv", "normalized_iods.csv", "sop_classes.csv",
           "dimse_groups.csv", "meta_sop_classes.csv", "dimse_rules.csv", "names.csv", "ie_overrides.csv",
-          "macro_sequences.csv", "macro_placement.csv")
+          "macro_sequences.csv", "macro_placement.csv", "content_item_conditions.csv",
+          "attribute_type_overrides.csv")
 
 
 def dimse_rules() -> list[tuple[re.Pattern, str, str, str]]:

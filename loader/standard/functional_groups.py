@@ -58,7 +58,7 @@ def apply(cat: StandardCatalog) -> dict[str, Any]:
         report["includes_c_rows"] += 1
         source = texts.get((iod, module))
         if source and source["condition"]:
-            row["condition"] = source["condition"]
+            row.update(condition=source["condition"], condition_source=EDITION)
             report["includes_c_with_text"] += 1
     for iod in {i for (i, _m) in cat.includes}:
         if fg_module(iod) in cat.modules:
