@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from pydicom.datadict import tag_for_keyword
@@ -58,6 +59,17 @@ class ModuleRequirement:
 class IodRequirements:
     modules: tuple[ModuleRequirement, ...]
     macro_tags: dict[str, int]  # macro key -> its Sequence's tag, for macro_present
+
+    @cached_property
+    def types(self) -> dict[str, str]:
+        """Top-level keyword -> its Type in the mandatory modules (the strongest): what 'if the image does not
+        require Image Orientation (Patient)' asks about (PS3.3 C.7.6.1, Patient Orientation)."""
+        out: dict[str, str] = {}
+        for module in self.modules:
+            for a in module.attributes if module.usage == "M" else ():
+                if a.path == "" and (a.keyword not in out or a.type in ("1", "2")):
+                    out[a.keyword] = a.type
+        return out
 
 
 Requirements = dict[str, IodRequirements]  # SOP Class UID -> what its IOD requires
@@ -146,7 +158,7 @@ def check(iod: IodRequirements, present: dict[str, bool], ds: Any = None) -> dic
     (without it, only the top level and no condition is evaluated)."""
     present_names = {m.name for m in iod.modules if not _own(m, iod).isdisjoint(present)}
     present_keys = {m.key for m in iod.modules if m.name in present_names}
-    ev = Evaluation(ds, present, present_keys.__contains__, iod.macro_tags)
+    ev = Evaluation(ds, present, present_keys.__contains__, iod.macro_tags, iod.types)
     modules_missing: list[str] = []
     for module in iod.modules:
         here = module.name in present_names

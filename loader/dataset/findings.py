@@ -36,15 +36,15 @@ class Evaluation:
     """One instance's evaluation in progress: what it has, and the findings so far."""
 
     def __init__(self, ds: Any, present: dict[str, bool], modules_present: Callable[[str], bool],
-                 macro_tags: dict[str, int]) -> None:
+                 macro_tags: dict[str, int], iod_types: dict[str, str] | None = None) -> None:
         self.ds, self.present = ds, present
-        self.modules_present, self.macro_tags = modules_present, macro_tags
+        self.modules_present, self.macro_tags, self.iod_types = modules_present, macro_tags, iod_types
         self.findings: list[tuple[str, str, str, str, str, str, str]] = []
         self.seen: set[tuple[str, str]] = set()
         self.not_evaluated = 0
 
     def scope(self, chain: list[Any]) -> Scope:
-        return Scope(chain, self.ds, self.modules_present, self.macro_tags)
+        return Scope(chain, self.ds, self.modules_present, self.macro_tags, self.iod_types)
 
     def summary(self) -> dict[str, list[str]]:
         """The finding columns, and the top-level 'Module>Keyword' lists the dashboard aggregates."""

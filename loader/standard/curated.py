@@ -12,8 +12,10 @@
 - ie_overrides.csv: Information Entities where highdicom's table gives another (Basic Directory)
 - macro_sequences.csv: a functional group macro's one Sequence where the name rule falls short
 - macro_placement.csv: macros that may go only in the Shared or only in the Per-frame item
-- content_item_conditions.csv: SR content-item attributes of macros newer than the vendored 2008 text
-  (SCOORD3D, TABLE), 1C on the Value Type that includes them
+- attribute_conditions.csv: 1C/2C conditions where the vendored 2008 text falls short (`paths`: where, as
+  patterns; '' is the top level): SR content-item
+  attributes of newer macros (SCOORD3D, TABLE), 1C on the Value Type that includes them, and texts a
+  later edition changed (Patient Position); `parse_as` restates a text in the parser's grammar
 - attribute_type_overrides.csv: a module whose Type for an attribute overrides the other modules' of
   the IOD (SC Equipment's Modality, Type 3, over General Series' Type 1)
 """
@@ -40,7 +42,7 @@ def table(name: str) -> tuple[dict[str, str], ...]:
 
 TABLES = ("dimse_services.csv", "service_classes.csv", "normalized_iods.csv", "sop_classes.csv",
           "dimse_groups.csv", "meta_sop_classes.csv", "dimse_rules.csv", "names.csv", "ie_overrides.csv",
-          "macro_sequences.csv", "macro_placement.csv", "content_item_conditions.csv",
+          "macro_sequences.csv", "macro_placement.csv", "attribute_conditions.csv",
           "attribute_type_overrides.csv")
 
 

@@ -9,13 +9,14 @@ says the attribute comes from a macro included only on a condition (the SR conte
 only if Value Type (0040,A040) is SCOORD"): there a current Type 1 / 2 that 2008 gives the macro itself
 becomes 1C / 2C on the include's condition (required less often, never more).
 
-Two curated tables (each row citing PS3.3) complete it: content_item_conditions.csv for the content-item
-macros 2008 does not have (SCOORD3D, TABLE), on the same rule, and attribute_type_overrides.csv, which
+Two curated tables (each row citing PS3.3) complete it: attribute_conditions.csv for the content-item
+macros 2008 does not have (SCOORD3D, TABLE) and texts a later edition changed, on the same rule, and attribute_type_overrides.csv, which
 marks a module's Type that overrides the other modules' of its IOD (`CONTAINS.overrides`).
 """
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from typing import Any
 
 from . import curated
@@ -23,7 +24,7 @@ from .catalog import StandardCatalog
 from .functional_groups import vendored
 
 EDITION = "GDCM PS3.3 2008"
-CURATED = "dicom-graph curated (PS3.3 current, cited)"
+CURATED = "dicom-graph curated (PS3.3, each row cites its edition)"
 
 
 def apply(cat: StandardCatalog) -> dict[str, int]:
@@ -44,7 +45,7 @@ def apply(cat: StandardCatalog) -> dict[str, int]:
         if contains.get("type") in ("1C", "2C"):
             report["contains_conditional"] += 1
             report["not_in_2008"] += not found
-    report["curated_content_items"] = _apply_curated(cat)
+    report["curated"] = _apply_curated(cat)
     cat.sources["attribute_conditions"] = f"{EDITION} (vendored, applied where the current types agree)"
     return report
 
@@ -65,13 +66,19 @@ def _apply_row(contains: dict[str, Any], row: dict[str, str], report: dict[str, 
 
 
 def _apply_curated(cat: StandardCatalog) -> int:
-    """The curated content-item conditions (current Type 1 -> 1C only) and type overrides."""
+    """The curated conditions (over 2008's; a current Type 1 / 2 only ever becomes 1C / 2C) and type
+    overrides."""
     applied = 0
-    for row in curated.table("content_item_conditions.csv"):
-        contains = cat.contains.get((row["module"], cat.keyword_tags.get(row["keyword"], ""), ""))
-        if contains is not None and contains.get("type") in (row["type"][0], row["type"]):
-            contains.update(type=row["type"], condition=row["condition"], condition_source=CURATED)
-            applied += 1
+    for row in curated.table("attribute_conditions.csv"):
+        tag, patterns = cat.keyword_tags.get(row["keyword"], ""), row["paths"].split("|")  # '' is the top level
+        for (module, key_tag, path), contains in cat.contains.items():
+            if (module, key_tag) != (row["module"], tag) or not any(fnmatchcase(path, p) for p in patterns):
+                continue
+            if contains.get("type") in (row["type"][0], row["type"]):
+                contains.update(type=row["type"], condition=row["condition"], condition_source=CURATED)
+                if row["parse_as"]:
+                    contains["condition_parse_as"] = row["parse_as"]
+                applied += 1
     for row in curated.table("attribute_type_overrides.csv"):
         contains = cat.contains.get((row["module"], cat.keyword_tags.get(row["keyword"], ""), ""))
         if contains is not None:
