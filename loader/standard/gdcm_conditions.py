@@ -80,7 +80,7 @@ def _apply_curated(cat: StandardCatalog) -> int:
                     contains["condition_parse_as"] = row["parse_as"]
                 applied += 1
     for row in curated.table("attribute_type_overrides.csv"):
-        contains = cat.contains.get((row["module"], cat.keyword_tags.get(row["keyword"], ""), ""))
-        if contains is not None:
-            contains["overrides"] = True
+        overriding = cat.contains.get((row["module"], cat.keyword_tags.get(row["keyword"], ""), ""))
+        if overriding is not None:
+            overriding["overrides"] = True
     return applied
