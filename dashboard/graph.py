@@ -269,6 +269,17 @@ def graph_chart(nodes: dict[str, dict[str, Any]], edges: list[tuple[str, str, st
     return chart.properties(height=height).interactive()
 
 
+def findings_table(df: pd.DataFrame) -> None:
+    """Findings (conformance_findings rows) with the condition that made each attribute required, and a
+    link to the finding's module in the Standard page, which opens that module's attributes from `?module=`."""
+    from urllib.parse import quote
+
+    if not df.empty:
+        df = df.assign(standard="./standard?module=" + df["module"].fillna("").map(quote))
+    st.dataframe(df, hide_index=True, width="stretch", column_config={
+        "standard": st.column_config.LinkColumn("module in the standard", display_text="open")})
+
+
 def download_buttons(df: pd.DataFrame, stem: str, key: str) -> None:
     """CSV and JSON downloads of a table."""
     import json
