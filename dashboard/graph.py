@@ -286,6 +286,17 @@ def _layered(g: Any, layers: dict[str, int]) -> tuple[dict[str, tuple[float, flo
     return pos, max(len(ids) for ids in by_layer.values())
 
 
+def findings_table(df: pd.DataFrame) -> None:
+    """Findings (conformance_findings rows) with the condition that made each attribute required, and a
+    link to the finding's module in the Standard page, which opens that module's attributes from `?module=`."""
+    from urllib.parse import quote
+
+    if not df.empty:
+        df = df.assign(standard="./standard?module=" + df["module"].fillna("").map(quote))
+    st.dataframe(df, hide_index=True, width="stretch", column_config={
+        "standard": st.column_config.LinkColumn("module in the standard", display_text="open")})
+
+
 def download_buttons(df: pd.DataFrame, stem: str, key: str) -> None:
     """CSV and JSON downloads of a table."""
     import json

@@ -178,7 +178,9 @@ NODE_TYPES: tuple[NodeType, ...] = (
 )
 
 # a condition parsed by loader/standard/conditions.py: the expression as compact JSON, or why not decidable
-_CONDITION_EXPR = {"condition_expr": STRING, "decidable": BOOL, "undecidable_reason": STRING}
+# condition_source: the edition the condition text comes from, where it differs from the row's own source
+_CONDITION_EXPR = {"condition_expr": STRING, "decidable": BOOL, "undecidable_reason": STRING,
+                   "condition_source": STRING}
 
 _DEFINITION_RELS: tuple[RelType, ...] = (
     RelType("DEFINES", (("ServiceClass", "SOPClass"),)),
@@ -186,8 +188,9 @@ _DEFINITION_RELS: tuple[RelType, ...] = (
     RelType("HAS_ENTITY", (("IOD", "InformationEntity"),)),
     RelType("INCLUDES", (("IOD", "Module"),), {"usage": STRING, "ie": STRING, "condition": STRING,
                                                **_CONDITION_EXPR}),
+    # overrides: this module's Type for the attribute overrides the other modules' of the IOD (PS3.3 C.8.6.1)
     RelType("CONTAINS", (("Module", "Attribute"),), {"type": STRING, "path": STRING, "condition": STRING,
-                                                     **_CONDITION_EXPR}, identity=("path",)),
+                                                     "overrides": BOOL, **_CONDITION_EXPR}, identity=("path",)),
     # an IOD's functional group macro, its usage and condition (PS3.3 A.x "Functional Group Macros" tables)
     RelType("USES_MACRO", (("IOD", "FunctionalGroupMacro"),), {"usage": STRING, "condition": STRING, "module": STRING,
                                                 **_CONDITION_EXPR}),

@@ -1,11 +1,13 @@
 """Conformance findings against dciodvfy (dicom3tools) on the shared corpus, at the top level.
 
 dciodvfy -new is run on every file at test time; its "Missing attribute" / "Empty attribute (no value)"
-errors for Type 1, 1C, 2 and 2C at the top level are compared with `conformance_findings` rows of path ''
-as (file, keyword, type, problem). Files dciodvfy does not check against an IOD ("Information Object Not
+errors for Type 1, 1C, 2 and 2C at the top level and one sequence level down are compared with
+`conformance_findings` rows as (file, path, keyword, type, problem), path '' at the top level. Files dciodvfy does not check against an IOD ("Information Object Not
 found", unreadable, an assertion that aborts it) are left out, and so are files whose instance the graph
-keeps from another copy (one SOP Instance UID in several files). Precision and recall per type are printed; the floors asserted are the
-figures reached (the disagreements that remain are in the issue note), never copied from dciodvfy.
+keeps from another copy (one SOP Instance UID in several files). Precision and recall per level and type
+are printed (-s); the floors asserted are the top-level figures reached, never copied from dciodvfy, and
+recall without dciodvfy's findings on conditions the standard states in prose (which dciodvfy decides by
+its own reading, and the graph counts as not evaluated).
 """
 
 from __future__ import annotations
@@ -16,16 +18,18 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
+import pydicom
 import pytest
 
 from dicom_graph.loader.ingest import run_ingest
 from dicom_graph.loader.standard import load_standard
 from dicom_graph.model.store import GraphStore
 
-FINDING = re.compile(r"^(?:Error|Warning) - </(\w+)\([0-9a-fA-F]{4},[0-9a-fA-F]{4}\)> - (Missing|Empty) attribute"
+FINDING = re.compile(r"^(?:Error|Warning) - </(?:(\w+)\([0-9a-fA-F]{4},[0-9a-fA-F]{4}\)\[\d+\]/)?"
+                     r"(\w+)\([0-9a-fA-F]{4},[0-9a-fA-F]{4}\)> - (Missing|Empty) attribute"
                      r"(?: \(no value\))? for Type (1C|2C|1|2) ", re.M)
 NOT_CHECKED = ("Information Object Not found", "read failed", "Assertion")  # dciodvfy did not check
-Key = tuple[str, str, str, str]
+Key = tuple[str, str, str, str, str]  # (file, path, keyword, type, problem); path '' or one sequence keyword
 
 
 def _dciodvfy() -> str:
@@ -44,13 +48,35 @@ def _theirs(tool: str, files: list[Path]) -> tuple[set[Key], set[str]]:
         if any(marker in text for marker in NOT_CHECKED):
             continue
         checked.add(str(path.resolve()))
-        found.update((str(path.resolve()), kw, type_, problem.lower()) for kw, problem, type_ in FINDING.findall(text))
+        found.update((str(path.resolve()), seq, kw, type_, problem.lower())
+                     for seq, kw, problem, type_ in FINDING.findall(text))
     return found, checked
 
 
 def _figures(ours: set[Key], theirs: set[Key]) -> tuple[float, float]:
     both = len(ours & theirs)
     return (both / len(ours) if ours else 1.0), (both / len(theirs) if theirs else 1.0)
+
+
+def _undecidable(store: GraphStore, keys: set[Key]) -> set[Key]:
+    """dciodvfy's findings on a 1C/2C whose condition the graph holds as not machine-decidable for that
+    file's SOP class (Laterality: 'if the body part examined is a paired structure'): not evaluated."""
+    prose = {(r["sop_class_uid"], r["path"] or "", r["keyword"]) for r in store.run("conformance_requirements").records()
+             if (r["type"] or "").endswith("C") and r["decidable"] is False}
+    classes = {f: str(pydicom.dcmread(f, stop_before_pixels=True, force=True).get("SOPClassUID", ""))
+               for f in {k[0] for k in keys}}
+    return {k for k in keys if (classes[k[0]], k[1], k[2]) in prose}
+
+
+def _table(ours: set[Key], theirs: set[Key]) -> list[str]:
+    lines = [f"{'level':<7}{'type':<6}{'ours':>6}{'theirs':>8}{'both':>6}{'precision':>11}{'recall':>8}"]
+    for level, at in (("top", lambda k: k[1] == ""), ("nested", lambda k: k[1] != "")):
+        for type_ in ("1", "1C", "2", "2C", "all"):
+            o = {k for k in ours if at(k) and type_ in ("all", k[3])}
+            t = {k for k in theirs if at(k) and type_ in ("all", k[3])}
+            p, r = _figures(o, t)
+            lines.append(f"{level:<7}{type_:<6}{len(o):>6}{len(t):>8}{len(o & t):>6}{p:>11.3f}{r:>8.3f}")
+    return lines
 
 
 def test_findings_agree_with_dciodvfy(store: GraphStore, corpus: Path, tmp_path: Path) -> None:
@@ -61,18 +87,20 @@ def test_findings_agree_with_dciodvfy(store: GraphStore, corpus: Path, tmp_path:
     rows = store.run("conformance_findings", limit=10**7).records()
     theirs, checked = _theirs(tool, files)
     stored = {str(Path(r["file"]).resolve()) for r in store.run("conformance_checked").records() if r["file"]}
-    ours = {(str(Path(r["file"]).resolve()), r["keyword"], r["type"], r["problem"]) for r in rows
-            if r["path"] == "" and r["file"] and str(Path(r["file"]).resolve()) in checked}
+    ours = {(str(Path(r["file"]).resolve()), r["path"], r["keyword"], r["type"], r["problem"]) for r in rows
+            if ">" not in r["path"] and r["file"] and str(Path(r["file"]).resolve()) in checked}
     theirs = {k for k in theirs if k[0] in stored}
     assert theirs, "dciodvfy reports no missing attribute in the corpus: nothing to compare"
-    lines = []
-    for type_ in ("1", "1C", "2", "2C"):
-        p, r = _figures({k for k in ours if k[2] == type_}, {k for k in theirs if k[2] == type_})
-        lines.append(f"Type {type_}: precision {p:.2f} recall {r:.2f}")
-    precision, recall = _figures(ours, theirs)
-    print(f"\nagainst dciodvfy: {len(ours)} ours, {len(theirs)} theirs; precision {precision:.3f}, recall "
-          f"{recall:.3f}; " + "; ".join(lines))
-    print("ours only:", Counter(k[1:] for k in ours - theirs).most_common(12))
-    print("theirs only:", Counter(k[1:] for k in theirs - ours).most_common(12))
-    assert precision >= 0.90, sorted(ours - theirs)[:20]
-    assert recall >= 0.81, sorted(theirs - ours)[:20]
+    print("\nagainst dciodvfy (dciodvfy -new, per file, keyword, type, problem):\n" + "\n".join(_table(ours, theirs)))
+    top_ours, top_theirs = {k for k in ours if k[1] == ""}, {k for k in theirs if k[1] == ""}
+    precision, recall = _figures(top_ours, top_theirs)
+    prose = _undecidable(store, top_theirs - top_ours)
+    _, recall_decidable = _figures(top_ours, top_theirs - prose)
+    print(f"top level: precision {precision:.3f}, recall {recall:.3f}; without the {len(prose)} dciodvfy findings on "
+          f"conditions the standard states in prose (not evaluated here): recall {recall_decidable:.3f}")
+    print("ours only:", Counter(k[1:] for k in top_ours - top_theirs).most_common(12))
+    print("theirs only:", Counter(k[1:] for k in top_theirs - top_ours).most_common(12))
+    assert precision >= 0.99, sorted(top_ours - top_theirs)[:20]
+    assert recall >= 0.89, sorted(top_theirs - top_ours)[:20]
+    assert recall_decidable >= 0.98, sorted(top_theirs - top_ours - prose)[:20]
+    assert all(k[4] in ("missing", "empty") and k[3] in ("1", "1C", "2", "2C") for k in ours)

@@ -110,7 +110,7 @@ def test_conditions_and_macros_through_the_graph(store) -> None:
     assert rows["INCLUDES"]["with_text"] >= 310 and rows["USES_MACRO"]["decidable"] >= 100
     assert rows["CONTAINS"]["decidable"] == summary["conditions"]["CONTAINS"]["decidable"]
     text = format_summary(summary)
-    assert re.search(r"conditions on INCLUDES: .* machine-decidable \(\d+ %\)", text)
+    assert re.search(r"conditions on INCLUDES: .* machine-decidable \(\d+ %; \d+ % of those with text\)", text)
     macros = {r["macro_key"]: r for r in store.run("iod_macros", iod="Enhanced CT Image").records()}
     assert macros["pixel-measures"]["usage"] == "M" and macros["frame-content"]["placement"] == "per-frame"
     found = [r for r in store.run("standard_search", text="Multi-frame Functional Groups").records()

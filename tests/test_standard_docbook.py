@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pydicom.uid import CTImageStorage
 from pynetdicom import sop_class
 
-from dicom_graph.loader.standard import load_standard
+from dicom_graph.loader.standard import gdcm_conditions, load_standard
 from dicom_graph.loader.standard.docbook_part04 import read_part04
 from dicom_graph.loader.standard.docbook_part06 import read_part06
 from dicom_graph.loader.standard.load import build_catalog
+from dicom_graph.loader.standard.packages import build_offline_catalog
 from tests.conftest import shared_path
 
 MPPS = sop_class.ModalityPerformedProcedureStep
@@ -90,3 +93,31 @@ def test_later_edition_updates_in_place(store, dir2013) -> None:
     assert {(r["dimse"], r["scu"], r["scp"]) for r in rows} == {("N-CREATE", "M", "M"), ("N-SET", "M", "M")}
     got = store.run("standard_summary").records()[0]
     assert got["attributes"] >= 3722
+
+
+def _words(text: str | None) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", (text or "").lower()).strip()
+
+
+def test_docbook_2016c_conditions_of_ct_iods_agree_with_the_offline_load(dir2016) -> None:
+    """The 2016c DocBook fills the conditions of CT Image, Enhanced CT Image and their modules; the
+    offline load (innolitics 2024e for module rows, GDCM's 2008 for 1C/2C attributes) says the same."""
+    offline, docbook = build_offline_catalog(), build_catalog(dir2016)
+    for iod in ("ct-image", "enhanced-ct-image"):
+        ours = {m: r for (i, m), r in docbook.includes.items() if i == iod and r["usage"] == "C"}
+        assert ours and all(r["condition"] for r in ours.values()), ours
+        for module, row in ours.items():
+            other = offline.includes[(iod, module)]
+            assert other["usage"] == "C" and other["condition"], module
+            # the same words, or the same parsed expression (DocBook loses a linked module name: "in the equals")
+            assert _words(row["condition"]) == _words(other["condition"]) or (
+                row["condition_expr"] and row["condition_expr"] == other["condition_expr"]), module
+        modules = {m for (i, m) in docbook.includes if i == iod}
+        pairs = [(r, offline.contains[k]) for k, r in docbook.contains.items()
+                 if k[0] in modules and k[2] == "" and r.get("type") in ("1C", "2C") and r.get("condition")
+                 and offline.contains.get(k, {}).get("condition")]
+        same = sum(_words(a["condition"])[:60] == _words(b["condition"])[:60] for a, b in pairs)
+        assert len(pairs) >= 30 and same / len(pairs) >= 0.9, (iod, same, len(pairs))  # 2016c vs 2008 wording
+        assert all(b["type"] == a["type"] for a, b in pairs)
+        assert docbook.modules["general-series"]["source"] == "DICOM PS3.3 2016c"
+        assert {b.get("condition_source") for _a, b in pairs} <= {"GDCM PS3.3 2008", gdcm_conditions.CURATED}

@@ -67,4 +67,4 @@ found = graph.frame(graph.run("conformance_findings", sop_class=sop, limit=5000)
 st.subheader(f"Findings, one per instance and attribute ({len(found):,}{'+' if len(found) >= 5000 else ''})")
 st.caption("path is the enclosing sequence ('' at the top level); condition is the text that made a 1C / 2C "
            "attribute required. A condition that cannot be evaluated gives no finding: it is not evaluated.")
-st.dataframe(found, hide_index=True, width="stretch")
+graph.findings_table(found)

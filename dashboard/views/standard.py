@@ -45,8 +45,15 @@ def attribute_tree(module_key: str) -> None:
     df["depth"] = df["path"].fillna("").map(lambda p: 0 if not p else p.count(">") + 1)
     df["attribute"] = [("› " * d) + f"{k or n}" for d, k, n in zip(df["depth"], df["keyword"], df["name"], strict=True)]
     df["within"] = df["path"].fillna("")
-    st.dataframe(df[["attribute", "tag", "type", "vr", "vm", "name", "within"]], hide_index=True,
+    st.dataframe(df[["attribute", "tag", "type", "condition", "vr", "vm", "name", "within"]], hide_index=True,
                  width="stretch", height=420)
+
+
+linked = st.query_params.get("module")  # a finding's link (Conformance and Data pages)
+if linked:
+    st.subheader(f"{linked}: attributes")
+    st.caption("The module a finding links to; Type and, for 1C / 2C, the condition that makes it required.")
+    attribute_tree(linked)
 
 
 def iod_graph(iod_key: str, iod_name: str) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from pydicom.datadict import tag_for_keyword
@@ -59,6 +60,17 @@ class IodRequirements:
     modules: tuple[ModuleRequirement, ...]
     macro_tags: dict[str, int]  # macro key -> its Sequence's tag, for macro_present
 
+    @cached_property
+    def types(self) -> dict[str, str]:
+        """Top-level keyword -> its Type in the mandatory modules (the strongest): what 'if the image does not
+        require Image Orientation (Patient)' asks about (PS3.3 C.7.6.1, Patient Orientation)."""
+        out: dict[str, str] = {}
+        for module in self.modules:
+            for a in module.attributes if module.usage == "M" else ():
+                if a.path == "" and (a.keyword not in out or a.type in ("1", "2")):
+                    out[a.keyword] = a.type
+        return out
+
 
 Requirements = dict[str, IodRequirements]  # SOP Class UID -> what its IOD requires
 
@@ -83,13 +95,18 @@ def _attribute(row: dict[str, Any]) -> AttributeRequirement | None:
 def requirements_from_rows(rows: list[dict[str, Any]],
                            macros: list[dict[str, Any]] | None = None) -> Requirements:
     """Build requirements from `conformance_requirements` rows (sop_class_uid, module, usage, type, keyword,
-    and optionally tag, path, condition, condition_expr, decidable, module_key, module_condition_expr,
-    module_decidable) and `conformance_macros` rows (key, sequence)."""
+    and optionally tag, path, condition, condition_expr, decidable, overrides, module_key,
+    module_condition_expr, module_decidable) and `conformance_macros` rows (key, sequence). A top-level
+    attribute one module `overrides` is required only by that module's Type."""
     acc: dict[str, dict[str, dict[str, Any]]] = {}
+    overridden = {(r["sop_class_uid"], r["keyword"]): r["module"] for r in rows
+                  if r.get("overrides") and not r.get("path") and r.get("keyword")}
     for row in rows:
         uid, module = row["sop_class_uid"], row["module"]
         if not uid or not module:
             continue
+        if overridden.get((uid, row.get("keyword")), module) != module and not row.get("path"):
+            row = {**row, "type": "3"}  # another module of the IOD sets this attribute's Type
         mod = acc.setdefault(uid, {}).setdefault(module, {"usage": row.get("usage") or "U", "attrs": {},
                                                           "all": set(), "row": row})
         if (row.get("usage") or "") == "M":
@@ -141,7 +158,7 @@ def check(iod: IodRequirements, present: dict[str, bool], ds: Any = None) -> dic
     (without it, only the top level and no condition is evaluated)."""
     present_names = {m.name for m in iod.modules if not _own(m, iod).isdisjoint(present)}
     present_keys = {m.key for m in iod.modules if m.name in present_names}
-    ev = Evaluation(ds, present, present_keys.__contains__, iod.macro_tags)
+    ev = Evaluation(ds, present, present_keys.__contains__, iod.macro_tags, iod.types)
     modules_missing: list[str] = []
     for module in iod.modules:
         here = module.name in present_names

@@ -79,7 +79,8 @@ def dataset_to_batch(ds: Any, *, source: str, path: str | None = None, file_size
                      mtime_ns: int | None = None, pseudonymizer: Any = None,
                      requirements: conformance.Requirements | None = None,
                      ingested_at: dt.datetime | None = None,
-                     sop_instance_uid: str | None = None, sop_class_uid: str | None = None) -> Extracted:
+                     sop_instance_uid: str | None = None, sop_class_uid: str | None = None,
+                     bulk_present: tuple[str, ...] = ()) -> Extracted:
     """Turn one dataset into graph rows.
 
     ds: a pydicom Dataset (headers; pixel data absent or ignored). source: 'file', 'json' or 'network'.
@@ -88,6 +89,8 @@ def dataset_to_batch(ds: Any, *, source: str, path: str | None = None, file_size
     requirements: conformance requirements per SOP class (None: not checked).
     sop_instance_uid / sop_class_uid: for network datasets whose UIDs travel in the command set
     (N-CREATE's Affected SOP Instance UID), used when the dataset itself has none.
+    bulk_present: keywords of elements the file has but the header read stopped before (Pixel Data):
+    present for conformance, never read.
     Raises ExtractError when the dataset has no SOP Instance UID at all.
     """
     digest = new_digest(pseudonymizer)
@@ -95,7 +98,8 @@ def dataset_to_batch(ds: Any, *, source: str, path: str | None = None, file_size
     props = elements.props
     ident = identify(props, ds, sop_instance_uid, sop_class_uid)
     content_hash = digest.hexdigest()
-    checked = (conformance.check(requirements[ident.sop_class_uid], elements.present, ds)
+    present = {**elements.present, **dict.fromkeys(bulk_present, True)}
+    checked = (conformance.check(requirements[ident.sop_class_uid], present, ds)
                if requirements and ident.sop_class_uid in requirements else None)  # findings hold no values
     if pseudonymizer:
         pseudonymizer.apply(elements, ds)

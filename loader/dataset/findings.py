@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
+from pydicom.dataelem import RawDataElement
 from pydicom.datadict import tag_for_keyword
 
 from dicom_graph.model.schema import FINDING_COLUMNS
@@ -36,15 +37,16 @@ class Evaluation:
     """One instance's evaluation in progress: what it has, and the findings so far."""
 
     def __init__(self, ds: Any, present: dict[str, bool], modules_present: Callable[[str], bool],
-                 macro_tags: dict[str, int]) -> None:
+                 macro_tags: dict[str, int], iod_types: dict[str, str] | None = None) -> None:
         self.ds, self.present = ds, present
-        self.modules_present, self.macro_tags = modules_present, macro_tags
+        self.modules_present, self.macro_tags, self.iod_types = modules_present, macro_tags, iod_types
         self.findings: list[tuple[str, str, str, str, str, str, str]] = []
         self.seen: set[tuple[str, str]] = set()
         self.not_evaluated = 0
+        self.items: dict[str, list[Any]] = {}  # top-level sequence keyword -> its items
 
     def scope(self, chain: list[Any]) -> Scope:
-        return Scope(chain, self.ds, self.modules_present, self.macro_tags)
+        return Scope(chain, self.ds, self.modules_present, self.macro_tags, self.iod_types)
 
     def summary(self) -> dict[str, list[str]]:
         """The finding columns, and the top-level 'Module>Keyword' lists the dashboard aggregates."""
@@ -69,6 +71,12 @@ def _item_state(item: Any, keyword: str) -> bool | None:
     tag = tag_for_keyword(keyword)
     if tag is None or tag not in item:
         return None
+    raw = getattr(item, "_dict", {}).get(tag)
+    if isinstance(raw, RawDataElement) and raw.VR != "SQ" and raw.length not in (None, 0xFFFFFFFF):
+        if raw.length > 2:  # more than padding: a value, without converting it
+            return True
+        if raw.length == 0:
+            return False
     try:
         return not is_empty(item[tag].value)
     except Exception:  # noqa: BLE001  (present, with a value pydicom cannot convert)
@@ -80,14 +88,21 @@ def _places(attr: AttributeRequirement, ev: Evaluation) -> list[tuple[bool | Non
     top-level sequence."""
     if attr.path == "":
         return [(ev.present.get(attr.keyword), [ev.ds] if ev.ds is not None else [])]
-    seq = tag_for_keyword(attr.path)
-    if ev.ds is None or seq is None or seq not in ev.ds:
+    if not ev.present.get(attr.path):  # the sequence is absent or has no items (most are: skip pydicom)
+        return []
+    if attr.path not in ev.items:  # once per sequence, not once per attribute of its items
+        ev.items[attr.path] = _items(ev.ds, attr.path)
+    return [(_item_state(item, attr.keyword), [item, ev.ds]) for item in ev.items[attr.path]]
+
+
+def _items(ds: Any, keyword: str) -> list[Any]:
+    seq = tag_for_keyword(keyword)
+    if ds is None or seq is None or seq not in ds:
         return []
     try:
-        items = list(ev.ds[seq].value or []) if ev.ds[seq].VR == "SQ" else []
+        return list(ds[seq].value or []) if ds[seq].VR == "SQ" else []
     except Exception:  # noqa: BLE001  (an unreadable sequence: elements.py reports it)
         return []
-    return [(_item_state(item, attr.keyword), [item, ev.ds]) for item in items]
 
 
 def _problem(attr: AttributeRequirement, state: bool | None) -> str | None:
@@ -100,9 +115,10 @@ def _problem(attr: AttributeRequirement, state: bool | None) -> str | None:
 
 def evaluate_module(module: str, attributes: tuple[AttributeRequirement, ...], ev: Evaluation) -> None:
     """Add the findings of one checked module's attributes."""
+    present = ev.present
     for attr in attributes:
-        if (attr.path, attr.keyword) in ev.seen:
-            continue
+        if (attr.path and not present.get(attr.path)) or (attr.path, attr.keyword) in ev.seen:
+            continue  # inside a sequence the instance does not have (most are): nowhere to be missing
         undecided = False
         for state, chain in _places(attr, ev):
             problem = _problem(attr, state)

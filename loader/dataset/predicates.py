@@ -30,9 +30,10 @@ class Scope:
     data set (innermost first), and which of the IOD's modules are present (for module_present)."""
 
     def __init__(self, chain: Sequence[Any], top: Any, modules_present: Callable[[str], bool],
-                 macro_tags: dict[str, int]) -> None:
+                 macro_tags: dict[str, int], iod_types: dict[str, str] | None = None) -> None:
         self.chain, self.top = chain, top
         self.modules_present, self.macro_tags = modules_present, macro_tags
+        self.iod_types = iod_types or {}  # top-level keyword -> its Type in the IOD's mandatory modules
 
 
 def holds(pred: dict[str, Any], scope: Scope) -> bool:
@@ -43,6 +44,12 @@ def holds(pred: dict[str, Any], scope: Scope) -> bool:
         if op == "and":
             return all(results)
         return any(results) if op == "or" else not results[0]
+    if op == "iod_requires":
+        if scope.iod_types.get(str(pred.get("keyword"))) in ("1", "2"):
+            return True
+        if "PerFrameFunctionalGroupsSequence" in scope.iod_types:  # an enhanced IOD: a macro may require it
+            raise Undecided(f"{pred.get('keyword')} may be required by a functional group macro")
+        return False
     if op == "module_present":
         return scope.modules_present(str(pred.get("module")))
     if op == "macro_present":

@@ -27,6 +27,7 @@ from typing import Any
 from pydicom.dataelem import RawDataElement
 
 PIXEL_DATA_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)  # Pixel Data, Float and Double Float Pixel Data
+_PIXEL_KEYWORDS = dict(zip(PIXEL_DATA_TAGS, ("PixelData", "FloatPixelData", "DoubleFloatPixelData"), strict=True))
 _UNDEFINED = 0xFFFFFFFF
 _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 
@@ -97,6 +98,19 @@ def cut_tags(ds: Any, size: int) -> list[int]:
     return [tag for tag, raw in getattr(ds, "_dict", {}).items()
             if isinstance(raw, RawDataElement) and raw.length not in (None, _UNDEFINED)
             and (raw.value_tell + raw.length > size or (raw.value is not None and len(raw.value) < raw.length))]
+
+
+def pixel_data_after(fh: Tracked, ds: Any) -> str | None:
+    """The keyword of the pixel data element the header read stopped before, if the file has one: the
+    element is there (conformance counts it present) though its value is never read."""
+    start = fh.tell()
+    header = fh.read(4)
+    fh.seek(start)
+    if len(header) < 4:
+        return None
+    group, element = struct.unpack(("<" if getattr(ds, "is_little_endian", True) is not False else ">") + "HH",
+                                   header)
+    return _PIXEL_KEYWORDS.get(group << 16 | element)
 
 
 def _pixel_data_short(fh: Tracked, ds: Any) -> str | None:

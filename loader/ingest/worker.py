@@ -93,6 +93,7 @@ def _read_and_extract(f: SourceFile, requirements: conformance.Requirements | No
             head = fh.read(HEAD_SIZE)
             fh.seek(0)
             kind, datasets = read_file(f.path, head, fh)
+            pixels = integrity.pixel_data_after(fh, datasets[0]) if kind != "json" else None
             damage = integrity.damage(fh, datasets[0]) if kind != "json" else []
         out.kind = kind
     except NotDicom as exc:
@@ -107,7 +108,8 @@ def _read_and_extract(f: SourceFile, requirements: conformance.Requirements | No
     for tag in integrity.cut_tags(datasets[0], f.size) if damage else ():
         del datasets[0][tag]
     try:
-        _extract(out, f, datasets, "json" if kind == "json" else "file", requirements, pseudonymizer)
+        _extract(out, f, datasets, "json" if kind == "json" else "file", requirements, pseudonymizer,
+                 (pixels,) if pixels else ())
     except Exception as exc:  # whatever the extraction did not foresee is this file's failure only
         out.extracted, out.error_class, out.reason = [], type(exc).__name__, one_line(exc)
     if damage:
@@ -116,13 +118,15 @@ def _read_and_extract(f: SourceFile, requirements: conformance.Requirements | No
 
 
 def _extract(out: FileOutcome, f: SourceFile, datasets: list[Any], source: str,
-             requirements: conformance.Requirements | None, pseudonymizer: Pseudonymizer | None) -> None:
+             requirements: conformance.Requirements | None, pseudonymizer: Pseudonymizer | None,
+             bulk_present: tuple[str, ...] = ()) -> None:
     path, path_hex = stored_path(f.path)
     errors: list[tuple[str, str]] = []
     for ds in datasets:
         try:
             ex = dataset_to_batch(ds, source=source, path=path, file_size=f.size, mtime_ns=f.mtime_ns,
-                                  pseudonymizer=pseudonymizer, requirements=requirements)
+                                  pseudonymizer=pseudonymizer, requirements=requirements,
+                                  bulk_present=bulk_present)
         except Exception as exc:
             errors.append((type(exc).__name__, one_line(exc)))
             continue

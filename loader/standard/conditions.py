@@ -16,6 +16,7 @@ The expression (stored as compact JSON in `condition_expr`):
             "index": 1}                            # index: the 1-based Value n, absent = any value
          | {"op": "greater", "tag": ..., "keyword": ..., "values": [0]}
          | {"op": "module_present", "module": "palette-color-lookup-table"}
+         | {"op": "iod_requires", "tag": ..., "keyword": ...}   # a mandatory module of the IOD types it 1 or 2
          | {"op": "macro_present", "macro": "pixel-measures"}
          | {"op": "and" | "or", "args": [PRED, ...]} | {"op": "not", "args": [PRED]}
 
@@ -56,7 +57,8 @@ _OPS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^(?:is|has a value) greater than (?P<v>\d+)$", re.I), "greater"),
     (re.compile(r"^is non-?zero$", re.I), "nonzero"),
 ]
-_VALUE = re.compile(r"^[A-Z0-9_]+(?: [A-Z0-9_]+)*$")
+_VALUE = re.compile(r"^(?:[A-Z0-9_]+(?: [A-Z0-9_]+)*|\d+(?:\.\d+)+)$")  # enumerated terms, or UIDs
+_NOT_REQUIRED = re.compile(r"^(?:the )?image does not require (.+)$", re.I)
 _VALUE_N = re.compile(r"^Value (\d+) (.*)$", re.I)
 _MODULE = re.compile(r"^(?:the )?(.+?) Module (is (?:not )?present|exists|is included|is not present)$", re.I)
 _MACROS = re.compile(r"^(.+?) (?:Functional Group )?Macros? (?:are |is )?Present$", re.I)
@@ -132,6 +134,13 @@ def _predicate(text: str, modules: frozenset[str], macros: frozenset[str]) -> di
     text = re.sub(r"\s*-?\s*See Section\s+\S+$", "", text)
     if not _TAG.search(text):
         return _presence_of_parts(text, modules, macros)
+    required = _NOT_REQUIRED.match(text)
+    if required:  # "image does not require Image Orientation (Patient) (0020,0037) and ...": the IOD's types
+        if re.search(r"\bor\b", required.group(1)):
+            raise _Undecidable("'does not require' of alternatives")
+        leaves = [{"op": "iod_requires", "tag": tag, "keyword": dictionary_keyword(int(tag, 16))}
+                  for tag in ((m.group(1) + m.group(2)).upper() for m in _TAG.finditer(required.group(1)))]
+        return {"op": "not", "args": [leaves[0] if len(leaves) == 1 else {"op": "and", "args": leaves}]}
     if re.search(r"\bany (?:frame|of the|MR|value)\b|\bfor any frame\b|Classic Images|in the SOP Instance",
                  text, re.I):
         raise _Undecidable("refers to values across frames or source instances, not one data set's attributes")

@@ -12,6 +12,12 @@
 - ie_overrides.csv: Information Entities where highdicom's table gives another (Basic Directory)
 - macro_sequences.csv: a functional group macro's one Sequence where the name rule falls short
 - macro_placement.csv: macros that may go only in the Shared or only in the Per-frame item
+- attribute_conditions.csv: 1C/2C conditions where the vendored 2008 text falls short (`paths`: where, as
+  patterns; '' is the top level): SR content-item
+  attributes of newer macros (SCOORD3D, TABLE), 1C on the Value Type that includes them, and texts a
+  later edition changed (Patient Position); `parse_as` restates a text in the parser's grammar
+- attribute_type_overrides.csv: a module whose Type for an attribute overrides the other modules' of
+  the IOD (SC Equipment's Modality, Type 3, over General Series' Type 1)
 """
 
 from __future__ import annotations
@@ -36,7 +42,8 @@ def table(name: str) -> tuple[dict[str, str], ...]:
 
 TABLES = ("dimse_services.csv", "service_classes.csv", "normalized_iods.csv", "sop_classes.csv",
           "dimse_groups.csv", "meta_sop_classes.csv", "dimse_rules.csv", "names.csv", "ie_overrides.csv",
-          "macro_sequences.csv", "macro_placement.csv")
+          "macro_sequences.csv", "macro_placement.csv", "attribute_conditions.csv",
+          "attribute_type_overrides.csv")
 
 
 def dimse_rules() -> list[tuple[re.Pattern, str, str, str]]:

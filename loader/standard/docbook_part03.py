@@ -59,7 +59,7 @@ def _xref_target(cell: etree._Element) -> str | None:
 
 
 def _condition(description: str) -> str | None:
-    m = re.search(r"(Required (if|when|for|only)\b.*)", description)
+    m = re.search(r"((?:Required|Shall be present) (if|when|for|only)\b.*)", description)
     return m.group(1) if m else None
 
 

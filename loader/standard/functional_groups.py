@@ -58,7 +58,7 @@ def apply(cat: StandardCatalog) -> dict[str, Any]:
         report["includes_c_rows"] += 1
         source = texts.get((iod, module))
         if source and source["condition"]:
-            row["condition"] = source["condition"]
+            row.update(condition=source["condition"], condition_source=EDITION)
             report["includes_c_with_text"] += 1
     for iod in {i for (i, _m) in cat.includes}:
         if fg_module(iod) in cat.modules:
@@ -173,8 +173,9 @@ def annotate(cat: StandardCatalog) -> None:
 def _annotate_row(row: dict[str, Any], conditional: bool, no_text: str, modules: frozenset[str],
                   macros: frozenset[str]) -> None:
     text = row.get("condition")
+    restated = row.pop("condition_parse_as", None)  # a curated restatement of the text (attribute_conditions.csv)
     if text:
-        row.update(conditions.parse(text, modules, macros).props())
+        row.update(conditions.parse(restated or text, modules, macros).props())
     elif conditional:
         row.update({"condition_expr": None, "decidable": False, "undecidable_reason": no_text})
     else:  # nothing conditional: the row keeps its shape, the graph reads the three properties as null

@@ -87,6 +87,7 @@ def load_standard(store: Any, docbook_dir: str | Path | None = None, progress: P
 
     summary = {
         "conditions": condition_counts(catalog),
+        "attribute_conditions": catalog.reports.get("gdcm", {}),
         "optional_macros_presented_mandatory": presented_mandatory(catalog),
         "nodes": {label: counts[label] for label in NODE_TABLES},
         "relationships": {k: v for k, v in counts.items() if k not in NODE_TABLES},
@@ -122,7 +123,15 @@ def format_summary(summary: dict[str, Any]) -> str:
                      + ", ".join(f"{k} {v}" for k, v in sorted(summary["relationships_removed"].items())))
     for rel, c in summary.get("conditions", {}).items():
         share = 100 * c["decidable"] / c["conditional"] if c["conditional"] else 0.0
+        of_text = 100 * c["decidable"] / c["with_text"] if c["with_text"] else 0.0
         lines.append(f"  conditions on {rel}: {c['conditional']:,} conditional, {c['with_text']:,} with the "
-                     f"standard's text, {c['decidable']:,} machine-decidable ({share:.0f} %)")
+                     f"standard's text, {c['decidable']:,} machine-decidable ({share:.0f} %; {of_text:.0f} % of "
+                     f"those with text)")
+    gdcm = summary.get("attribute_conditions") or {}
+    if gdcm:
+        lines.append(f"  1C/2C texts of PS3.3 2008 (GDCM): {gdcm['matched_same_type']:,} applied where module, attribute "
+                     f"and type agree with the current tables, {gdcm['conditional_include']:,} Type 1/2 made 1C/2C by "
+                     f"their macro's conditional include, {gdcm['type_disagrees']:,} not applied (types disagree), "
+                     f"{gdcm['curated']:,} curated")
     lines.append("  sources: " + "; ".join(f"{k}: {v}" for k, v in sorted(summary["sources"].items())))
     return "\n".join(lines)

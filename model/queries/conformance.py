@@ -92,8 +92,8 @@ register(
                "RETURN c.uid AS sop_class_uid, m.name AS module, m.key AS module_key, inc.usage AS usage, "
                "inc.condition_expr AS module_condition_expr, inc.decidable AS module_decidable, "
                "ct.type AS type, ct.path AS path, ct.condition AS condition, "
-               "ct.condition_expr AS condition_expr, ct.decidable AS decidable, a.keyword AS keyword, "
-               "a.tag AS tag",
+               "ct.condition_expr AS condition_expr, ct.decidable AS decidable, ct.overrides AS overrides, "
+               "a.keyword AS keyword, a.tag AS tag",
         visibility=Visibility.INTERNAL,
     ),
     NamedQuery(

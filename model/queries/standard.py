@@ -70,7 +70,7 @@ register(
         cypher=(
             "MATCH (m:Module)-[c:CONTAINS]->(a:Attribute) WHERE m.key = $module OR m.name = $module "
             "RETURN m.name AS module, c.path AS path, a.tag AS tag, a.keyword AS keyword, a.name AS name, "
-            "a.vr AS vr, a.vm AS vm, c.type AS type "
+            "a.vr AS vr, a.vm AS vm, c.type AS type, c.condition AS condition "
             "ORDER BY path, tag"),
     ),
     NamedQuery(

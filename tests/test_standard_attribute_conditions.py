@@ -1,0 +1,74 @@
+"""1C/2C condition texts offline (GDCM's PS3.3 2008, curated rows) and the Type overrides: an older text
+never makes an attribute required that the current tables (highdicom) do not."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dicom_graph.loader.dataset.conformance import requirements_from_rows
+from dicom_graph.loader.standard import gdcm_conditions, highdicom_standard
+from dicom_graph.loader.standard.catalog import StandardCatalog
+from dicom_graph.loader.standard.packages import build_offline_catalog
+
+
+@pytest.fixture(scope="module")
+def catalog() -> StandardCatalog:
+    return build_offline_catalog()
+
+
+def test_2008_texts_only_where_the_current_types_agree(catalog: StandardCatalog) -> None:
+    report = catalog.reports["gdcm"]
+    assert report["matched_same_type"] >= 2500 and report["conditional_include"] >= 30
+    current = {(m, catalog.keyword_tags.get(r["keyword"]), ">".join(r.get("path") or ())): r.get("type")
+               for m, rows in highdicom_standard.load().module_attributes.items() for r in rows}
+    applied = [(k, r) for k, r in catalog.contains.items()
+               if r.get("condition_source") in (gdcm_conditions.EDITION, gdcm_conditions.CURATED)]
+    assert len(applied) >= 2500
+    for key, row in applied:  # the current type, or its conditional form: required less often, never more
+        assert row["type"] in (current[key], f"{current[key]}C"), (key, row["type"], current[key])
+        assert row["type"] in ("1C", "2C") and row["condition"]
+
+
+def test_sr_content_items_are_conditional_on_their_value_type(catalog: StandardCatalog) -> None:
+    tag = catalog.keyword_tags
+    graphic = catalog.contains[("sr-document-content", tag["GraphicData"], "")]
+    assert graphic["type"] == "1C" and "SCOORD or SCOORD3D" in graphic["condition"]
+    expr = json.loads(graphic["condition_expr"])["required_if"]
+    assert expr == {"op": "equals", "tag": "0040A040", "keyword": "ValueType", "values": ["SCOORD", "SCOORD3D"]}
+    nested = catalog.contains[("sr-document-content", tag["ConceptCodeSequence"], "ContentSequence")]
+    assert nested["type"] == "1C" and nested["decidable"]
+    pixel = catalog.contains[("image-pixel", tag["PixelData"], "")]
+    assert pixel["condition"].startswith("Required if Pixel Data Provider URL") and pixel["decidable"]
+    assert catalog.contains[("general-series", tag["Laterality"], "")]["decidable"] is False  # "paired structure"
+
+
+def test_sc_equipment_modality_overrides_general_series(catalog: StandardCatalog) -> None:
+    assert catalog.contains[("sc-equipment", catalog.keyword_tags["Modality"], "")]["overrides"] is True
+    base = {"sop_class_uid": "1.2.840.10008.5.1.4.1.1.7", "usage": "M", "path": "", "keyword": "Modality",
+            "tag": "00080060"}
+    rows = [{**base, "module": "General Series", "type": "1"},
+            {**base, "module": "SC Equipment", "type": "3", "overrides": True}]
+    iod = requirements_from_rows(rows)["1.2.840.10008.5.1.4.1.1.7"]
+    assert not any(a.keyword == "Modality" for m in iod.modules for a in m.attributes)
+    plain = requirements_from_rows(rows[:1])["1.2.840.10008.5.1.4.1.1.7"]
+    assert [a.type for m in plain.modules for a in m.attributes] == ["1"]
+
+
+def test_patient_orientation_depends_on_what_the_iod_requires(catalog: StandardCatalog) -> None:
+    from pydicom import Dataset
+
+    from dicom_graph.loader.dataset.predicates import Scope, Undecided, holds
+
+    row = catalog.contains[("general-image", catalog.keyword_tags["PatientOrientation"], "")]
+    pred = json.loads(row["condition_expr"])["required_if"]
+    ds = Dataset()
+
+    def scope(types: dict[str, str]) -> Scope:
+        return Scope([ds], ds, lambda _m: False, {}, types)
+
+    assert holds(pred, scope({})) is True  # Secondary Capture: no Image Plane module, so required
+    assert holds(pred, scope({"ImageOrientationPatient": "1", "ImagePositionPatient": "1"})) is False  # CT
+    with pytest.raises(Undecided):  # an enhanced IOD: a functional group macro may require them
+        holds(pred, scope({"PerFrameFunctionalGroupsSequence": "1C"}))
