@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from dicom_graph import __version__
+from dicom_graph.loader.standard import load_standard
 from dicom_graph.model import schema
 from dicom_graph.model.store import SchemaVersionError, open_store
 
@@ -79,14 +80,32 @@ def test_embedded_writer_refused_keeps_no_lock_and_older_graph_opens(tmp_path):
         assert store.recorded_version() == (schema.SCHEMA_VERSION, __version__)
 
 
+def test_embedded_graph_of_an_older_release_gains_the_properties_added_since(tmp_path):
+    """Adding a property keeps the version (schema.py), so an open must add it, on relationship tables
+    as on node tables: a graph made before CONTAINS.condition_source failed every standard load."""
+    path = str(tmp_path / "g.db")
+    open_store(db=path, read_only=False, create=True).close()
+    _engine(path, "ALTER TABLE CONTAINS DROP condition_source", "ALTER TABLE IngestRun DROP workers")
+    with open_store(db=path, read_only=False, create=True) as store:
+        load_standard(store)
+        assert store.query("MATCH ()-[r:CONTAINS]->() WHERE r.condition_source IS NOT NULL "
+                           "RETURN count(*) AS n").records()[0]["n"] > 1000
+        assert store.recorded_version() == (schema.SCHEMA_VERSION, __version__)
+
+
 def _drop_table(path: str, table: str) -> None:
-    """Through the engine itself: the product never drops a table."""
+    _engine(path, f"DROP TABLE {table}")
+
+
+def _engine(path: str, *statements: str) -> None:
+    """Through the engine itself: the product never drops a table or a column."""
     import ladybug
 
     db = ladybug.Database(path, buffer_pool_size=256 << 20)
     conn = ladybug.Connection(db)
     try:
-        conn.execute(f"DROP TABLE {table}")
+        for statement in statements:
+            conn.execute(statement)
     finally:
         conn.close()
         db.close()

@@ -74,6 +74,9 @@ class EmbeddedStore(EmbeddedBulk):
                 pairs = ", ".join(f"FROM {quote(a)} TO {quote(b)}" for a, b in rel_type.pairs)
                 props = "".join(f", {quote(p)} {DDL_TYPES[t]}" for p, t in rel_type.props.items())
                 self._execute(f"CREATE REL TABLE IF NOT EXISTS {quote(rel_type.type)}({pairs}{props})")
+                missing = set(rel_type.props) - self._table_columns(rel_type.type)
+                for prop in sorted(missing):  # a relationship property added since the graph was made
+                    self._add_column(rel_type.type, prop, rel_type.props[prop])
             self.record_version()
 
     def recorded_version(self) -> tuple[int, str | None] | None:
