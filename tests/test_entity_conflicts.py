@@ -103,9 +103,10 @@ def test_listener_write_path_records_conflicts(store: GraphStore, tmp_path: Path
     data, ds = received.read_bytes(), pydicom.dcmread(received)
     uid, cls = str(ds.SOPInstanceUID), str(ds.SOPClassUID)
     writer.start()
-    writer.put(Received(storage.accept(data, uid, cls), spool.put(uid, data), None, len(data)))
+    writer.put(Received(storage.accept(data, uid, cls), spool.put(data), data, None))
     writer.stop()
-    assert spool.pending() == []  # written, so no longer spooled
+    spool.close()
+    assert Spool(tmp_path / "spool").pending() == []  # written, so nothing is left to replay
     by_keyword = {r["keyword"]: r for r in conflicts(store)}
     assert by_keyword["StudyDate"]["values"] == ["2023-12-31", "2024-03-02"]
     assert by_keyword["PatientSize"]["entity"] == "Study"  # Patient Study module: the Study IE, as dcentvfy says

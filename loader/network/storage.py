@@ -9,7 +9,7 @@ are not the command's, is refused then (nothing kept, the sender may fix it and 
 ~1-2 ms of the ~4 ms an instance takes in all, and it is the only check that decides what a graph write
 will accept. An accepted dataset is made durable in the spool (spool.py) and answered with success at
 once; the graph write follows in a micro-batch (writer.py). With --store-dir the spool lives inside it and
-the Part 10 file is renamed to `<SOPInstanceUID>.dcm` there (the instance's `path`) once committed.
+the Part 10 file is written to `<SOPInstanceUID>.dcm` there (the instance's `path`) once committed.
 """
 
 from __future__ import annotations
@@ -72,12 +72,18 @@ class Storage:
             data = event.encoded_dataset()
         except Exception as exc:  # noqa: BLE001
             raise Refused(uid, CANNOT_UNDERSTAND, f"cannot decode the dataset: {exc}") from exc
-        extracted = self.accept(data, uid, cls)
+        spooled = self.spool.put_soon(data)  # synced while the dataset is checked
         try:
-            entry = self.spool.put(uid, data)
+            extracted = self.accept(data, uid, cls)
+        except Refused:
+            if spooled.exception() is None:
+                self.spool.done([spooled.result()])  # refused: never to be replayed
+            raise
+        try:
+            entry = spooled.result()
         except OSError as exc:
             raise Refused(uid, OUT_OF_RESOURCES, f"cannot spool the dataset: {exc}") from exc
-        self.writer.put(Received(extracted, entry, self._final(uid), len(data)))
+        self.writer.put(Received(extracted, entry, data, self._final(uid)))
         if extracted.problems:
             LOG.warning("C-STORE %s from %s accepted with problems: %s", uid, calling(event.assoc),
                         "; ".join(extracted.problems)[:300])
@@ -86,19 +92,19 @@ class Storage:
         return SUCCESS
 
     def replay(self) -> int:
-        """Queue the spool entries a previous run left (received, answered, not yet in the graph)."""
-        entries = self.spool.pending()
-        for entry in entries:
+        """Queue the spool records a previous run left (received, answered, not yet in the graph)."""
+        records = self.spool.pending()
+        for entry, data in records:
             try:
-                data = entry.read_bytes()
                 ds = read_dataset(data)
                 uid, cls = (str(ds.get(k, "") or "").strip() for k in ("SOPInstanceUID", "SOPClassUID"))
                 extracted = self.accept(data, uid, cls)
-            except Exception as exc:  # noqa: BLE001 - one bad entry must not stop the start
-                LOG.error("spool entry %s not replayed: %s", self.spool.reject(entry, str(exc)), exc)
+            except Exception as exc:  # noqa: BLE001 - one bad record must not stop the start
+                kept = self.spool.reject(entry, data, f"{entry.segment.stem}-{entry.offset}", str(exc))
+                LOG.error("spool record not replayed (kept in %s): %s", kept, exc)
                 continue
-            self.writer.put(Received(extracted, entry, self._final(uid), len(data)))
-        return len(entries)
+            self.writer.put(Received(extracted, entry, data, self._final(uid)))
+        return len(records)
 
     def accept(self, data: bytes, uid: str, cls: str) -> Extracted:
         """The checks a dataset must pass before it is answered with success (module doc)."""

@@ -4,19 +4,20 @@ A C-STORE is answered as soon as its dataset is checked and spooled (storage.py,
 write is this thread's: every `batch` instances or `window_s` seconds after the oldest pending one,
 whichever comes first, the pending instances go through `resolve.Resolver` and `writer.write_graph`,
 the file ingest's own resolve and write, so a received instance has the graph the same file ingested
-would have (conflict policy, Study.patient_keys, entity records, unknown SOP classes). Only then are its
-spool entries removed (and, with --store-dir, its file renamed into place). The bound on visibility is
-therefore `window_s` plus one batch write, as long as the writer keeps up with the senders.
+would have (conflict policy, Study.patient_keys, entity records, unknown SOP classes). Only then, with
+--store-dir, are its files written there (fsynced), and then its spool records marked written. The bound
+on visibility is therefore `window_s` plus one batch write, as long as the writer keeps up.
 
 Order: `flush()` returns once everything received before the call is committed. MPPS and Storage
 Commitment call it before they read the graph, so they see every C-STORE that came before them.
 
 A batch that fails is halved down to the instance that causes it (as the ingest's committer does);
-that instance's entry is moved to the spool's `rejected/` folder with the engine's reason, logged.
+that instance's dataset is kept in the spool's `rejected/` folder with the engine's reason, logged.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from dicom_graph.loader.ingest.worker import FileOutcome, one_line
 from dicom_graph.loader.ingest.writer import write_graph
 
 from .context import LOG, ServiceContext
-from .spool import Spool
+from .spool import Entry, Spool
 
 BATCH = 300
 WINDOW_S = 0.5
@@ -36,12 +37,12 @@ WINDOW_S = 0.5
 
 @dataclass
 class Received:
-    """One spooled instance waiting for the graph: its extraction, its entry, and its --store-dir name."""
+    """One spooled instance waiting for the graph: its extraction, its record, and its --store-dir name."""
 
     extracted: Extracted
-    entry: Path
+    entry: Entry
+    data: bytes
     final: Path | None
-    size: int
 
 
 class MicroBatches:
@@ -128,22 +129,40 @@ class MicroBatches:
             self._write(items[:half])
             self._write(items[half:])
             return
-        for item in items:
-            if item.final is not None:
-                item.entry.replace(item.final)  # same folder tree: the spool is inside --store-dir
-        if not any(item.final for item in items):
-            self.spool.done([item.entry for item in items])
+        keep([(item.final, item.data) for item in items if item.final is not None])
+        self.spool.done([item.entry for item in items])
         self.context.counts["stored"] += len(items)
         LOG.info("wrote %d received instances to the graph in %.0f ms", len(items),
                  (time.perf_counter() - started) * 1000)
 
     def _reject(self, item: Received, exc: Exception) -> None:
         reason = f"not written to the graph: {one_line(exc)}"
-        kept = self.spool.reject(item.entry, reason)
+        kept = self.spool.reject(item.entry, item.data, item.extracted.sop_instance_uid, reason)
         self.context.counts["failed"] += 1
         LOG.error("C-STORE %s: %s (the dataset is kept in %s)", item.extracted.sop_instance_uid, reason, kept)
 
 
 def _outcome(item: Received) -> FileOutcome:
     """The ingest's hand-off for one received instance (only `extracted` is read by the resolver)."""
-    return FileOutcome(str(item.final or item.entry), item.size, 0, "ingested", extracted=[item.extracted])
+    name = str(item.final or f"{item.entry.segment}@{item.entry.offset}")
+    return FileOutcome(name, len(item.data), 0, "ingested", extracted=[item.extracted])
+
+
+def keep(files: list[tuple[Path, bytes]]) -> None:
+    """--store-dir: each file whole under its name (temporary name, fdatasync, rename), the folder synced
+    once; before the spool forgets the records, so that a crash leaves one or the other."""
+    for final, data in files:
+        tmp = final.with_name(f".{final.name}.part")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, data)
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, final)
+    for folder in {final.parent for final, _ in files}:
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
