@@ -32,7 +32,7 @@ from .context import LOG, ServiceContext
 from .spool import Entry, Spool
 
 BATCH = 300
-WINDOW_S = 0.5
+WINDOW_S = 1.0
 
 
 @dataclass
