@@ -65,7 +65,7 @@ class Listener:
         self.context = ServiceContext(store, self.config)
         self.associations = Associations(self.context, self.bound_port)
         self.spool = Spool(spool_folder(self.config))
-        self.writer = MicroBatches(self.context, self.spool, self.config.batch, self.config.window_s)
+        self.writer = MicroBatches(self.context, self.spool)
         self.context.settle = self.writer.flush
         entity_keywords()  # loads the standard's tables (~1 s): now, not in the first write
         # checked as the file ingest checks them, so a received instance gets the same conformance rows

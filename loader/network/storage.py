@@ -6,8 +6,8 @@ status goes back, a C-STORE dataset is read as `sources.read_dataset` reads a fi
 (`pydicom.dcmread(stop_before_pixels=True, defer_size=DEFER_SIZE)`) and extracted by
 `extract.dataset_to_batch`, the file ingest's function: a dataset whose encoding is broken, or whose UIDs
 are not the command's, is refused then (nothing kept, the sender may fix it and send again). That costs
-~1-2 ms of the ~4 ms an instance takes in all, and it is the only check that decides what a graph write
-will accept. An accepted dataset is made durable in the spool (spool.py) and answered with success at
+~1.5 ms of the 6-8 ms an instance takes in all (bench/README.md), and it is the check that decides what
+a graph write will accept. An accepted dataset is made durable in the spool (spool.py) and answered with success at
 once; the graph write follows in a micro-batch (writer.py). With --store-dir the spool lives inside it and
 the Part 10 file is written to `<SOPInstanceUID>.dcm` there (the instance's `path`) once committed.
 """
@@ -15,6 +15,7 @@ the Part 10 file is written to `<SOPInstanceUID>.dcm` there (the instance's `pat
 from __future__ import annotations
 
 import io
+import logging
 import time
 import warnings
 from pathlib import Path
@@ -87,8 +88,9 @@ class Storage:
         if extracted.problems:
             LOG.warning("C-STORE %s from %s accepted with problems: %s", uid, calling(event.assoc),
                         "; ".join(extracted.problems)[:300])
-        LOG.info("C-STORE %s (%s) from %s spooled in %.1f ms", uid, pydicom.uid.UID(cls).name,
-                 calling(event.assoc), (time.perf_counter() - started) * 1000)
+        if LOG.isEnabledFor(logging.INFO):  # its arguments cost more than the line, at hundreds a second
+            LOG.info("C-STORE %s (%s) from %s spooled in %.1f ms", uid, pydicom.uid.UID(cls).name,
+                     calling(event.assoc), (time.perf_counter() - started) * 1000)
         return SUCCESS
 
     def replay(self) -> int:

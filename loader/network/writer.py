@@ -1,12 +1,13 @@
 """The listener's one graph writer: spooled instances -> the graph, in micro-batches, through the ingest's path.
 
 A C-STORE is answered as soon as its dataset is checked and spooled (storage.py, spool.py); the graph
-write is this thread's: every `batch` instances or `window_s` seconds after the oldest pending one,
-whichever comes first, the pending instances go through `resolve.Resolver` and `writer.write_graph`,
-the file ingest's own resolve and write, so a received instance has the graph the same file ingested
-would have (conflict policy, Study.patient_keys, entity records, unknown SOP classes). Only then, with
---store-dir, are its files written there (fsynced), and then its spool records marked written. The bound
-on visibility is therefore `window_s` plus one batch write, as long as the writer keeps up.
+write is this thread's: every `batch` instances or `window_s` seconds (ListenerConfig: 300, 1 s) after
+the oldest pending one, whichever comes first, the pending instances go through `resolve.Resolver` and
+`writer.write_graph`, the file ingest's own resolve and write, so a received instance has the graph the
+same file ingested would have (conflict policy, Study.patient_keys, entity records, unknown SOP classes).
+Only then, with --store-dir, are its files written there (fsynced), and then its spool records marked
+written. The bound on visibility is therefore `window_s` plus one batch write, as long as the writer
+keeps up.
 
 Order: `flush()` returns once everything received before the call is committed. MPPS and Storage
 Commitment call it before they read the graph, so they see every C-STORE that came before them.
@@ -31,8 +32,7 @@ from dicom_graph.loader.ingest.writer import write_graph
 from .context import LOG, ServiceContext
 from .spool import Entry, Spool
 
-BATCH = 300
-WINDOW_S = 1.0
+HELD_BATCHES = 20  # instances waiting for the graph, in batches, before the senders wait too
 
 
 @dataclass
@@ -46,9 +46,9 @@ class Received:
 
 
 class MicroBatches:
-    def __init__(self, context: ServiceContext, spool: Spool, batch: int = BATCH,
-                 window_s: float = WINDOW_S) -> None:
-        self.context, self.spool, self.batch, self.window_s = context, spool, batch, window_s
+    def __init__(self, context: ServiceContext, spool: Spool) -> None:
+        self.context, self.spool = context, spool
+        self.batch, self.window_s = context.config.batch, context.config.window_s
         self.resolver = Resolver(context.store)
         self._pending: list[Received] = []
         self._oldest = 0.0  # monotonic time the oldest pending instance arrived
@@ -62,7 +62,10 @@ class MicroBatches:
         self._thread.start()
 
     def put(self, item: Received) -> None:
+        """Queue one instance; while `HELD_BATCHES` batches already wait, the sender waits too (its C-STORE
+        is answered later), so a writer that cannot keep up bounds the memory, not the senders' pace."""
         with self._cond:
+            self._cond.wait_for(lambda: len(self._pending) < HELD_BATCHES * self.batch or self._stopping)
             if not self._pending:
                 self._oldest = time.monotonic()
             self._pending.append(item)
