@@ -26,7 +26,6 @@ and closes the store.
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from pathlib import Path
@@ -51,8 +50,6 @@ from .storage import Storage
 from .writer import MicroBatches
 
 __all__ = ["Listener", "ListenerConfig"]
-
-SWITCH_INTERVAL_S = 0.0005
 
 
 class Listener:
@@ -118,9 +115,6 @@ class Listener:
 
     def start(self) -> None:
         """Replay the spool (written before anything new is accepted), then listen."""
-        # the writer thread's Python work would otherwise hold the GIL for up to 5 ms each time an
-        # association thread wakes from its socket, several times per message (bench/README.md)
-        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.writer.start()
         replayed = self.storage.replay()
         if replayed:

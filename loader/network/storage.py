@@ -73,15 +73,9 @@ class Storage:
             data = event.encoded_dataset()
         except Exception as exc:  # noqa: BLE001
             raise Refused(uid, CANNOT_UNDERSTAND, f"cannot decode the dataset: {exc}") from exc
-        spooled = self.spool.put_soon(data)  # synced while the dataset is checked
+        extracted = self.accept(data, uid, cls)
         try:
-            extracted = self.accept(data, uid, cls)
-        except Refused:
-            if spooled.exception() is None:
-                self.spool.done([spooled.result()])  # refused: never to be replayed
-            raise
-        try:
-            entry = spooled.result()
+            entry = self.spool.put(data)
         except OSError as exc:
             raise Refused(uid, OUT_OF_RESOURCES, f"cannot spool the dataset: {exc}") from exc
         self.writer.put(Received(extracted, entry, data, self._final(uid)))
