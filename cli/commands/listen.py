@@ -125,8 +125,8 @@ def listen(
                                 acse_timeout=timeout / 2, network_timeout=idle_timeout or timeout * 2,
                                 max_associations=max_associations, max_per_address=max_per_address,
                                 peers=peers, grace_s=grace, pseudonymizer=pseudonymizer)
-        listener = Listener(store, config)
-        try:
+        try:  # a spool folder that cannot be made, a replay that fails: the graph is closed cleanly
+            listener = Listener(store, config)
             listener.start()
         except Exception:
             store.close()
