@@ -7,9 +7,10 @@ the graph is checked. Without dcmtk the tests skip (in CI, CI=true, they fail). 
 installs console scripts named `storescu` / `echoscu` too: the dcmtk binaries are recognised by their
 `--version` text.
 
-Nothing here sleeps for a fixed time: the listener is ready when it prints its "listening on" line, a
-message is in the graph once its response has come back (each is committed before it is answered), and
-a report is waited for as an event; every wait is bounded.
+Nothing here sleeps for a fixed time: the listener is ready when it prints its "listening on" line, an
+MPPS or commitment message is in the graph once its response has come back (each is committed before it
+is answered), a stored instance is polled for (`Listening.eventually`: it is answered once spooled and
+written within a bounded delay), and a report is waited for as an event; every wait is bounded.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from .conftest import make_store, neo4j_uri
 
 IMAGES = ("ihe-iheos-toolkit2", "IDS-DEPT002-a", "images")  # 36 MR images, two series
 HOST, CALLED = "127.0.0.1", "DICOMGRAPH"
+# the stated bound (0.5 s window + one batch write) with room for a `query` process start on 2 busy cores
+VISIBLE_S = 15.0
 
 
 def dcmtk(tool: str) -> str:
@@ -103,6 +106,15 @@ class Listening:
                              text=True, env=self.env, timeout=120)
         assert out.returncode == 0, out.stderr
         return json.loads(out.stdout)
+
+    def eventually(self, cypher: str, expected: list[dict], within: float = VISIBLE_S) -> list[dict]:
+        """`query` until it answers `expected` or `within` seconds have passed; the last answer."""
+        deadline = time.monotonic() + within
+        while True:
+            rows = self.query(cypher)
+            if rows == expected or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.1)
 
     def stop(self) -> int:
         if self.proc.poll() is None:

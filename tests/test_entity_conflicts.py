@@ -10,11 +10,12 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage
 
-from dicom_graph.loader.dataset.extract import dataset_to_batch
 from dicom_graph.loader.ingest import run_ingest
 from dicom_graph.loader.network.config import ListenerConfig
 from dicom_graph.loader.network.context import ServiceContext
+from dicom_graph.loader.network.spool import Spool
 from dicom_graph.loader.network.storage import Storage
+from dicom_graph.loader.network.writer import MicroBatches, Received
 from dicom_graph.model.store import GraphStore
 
 STUDY = "1.2.826.0.1.3680043.8.498.515001"
@@ -95,9 +96,17 @@ def test_order_batches_and_runs_do_not_change_the_record(store: GraphStore, tmp_
 
 def test_listener_write_path_records_conflicts(store: GraphStore, tmp_path: Path) -> None:
     ingest(store, tmp_path, make_file(tmp_path / "in", "a", DAYS["a"], PatientSize="1.70"))
-    storage = Storage(ServiceContext(store, ListenerConfig()))
-    ds = pydicom.dcmread(make_file(tmp_path / "net", "c", DAYS["c"], PatientSize="1.69"))
-    storage._write(dataset_to_batch(ds, source="network"), ds.SOPInstanceUID)
+    context, spool = ServiceContext(store, ListenerConfig()), Spool(tmp_path / "spool")
+    writer = MicroBatches(context, spool)
+    storage = Storage(context, spool, writer)
+    received = make_file(tmp_path / "net", "c", DAYS["c"], PatientSize="1.69")
+    data, ds = received.read_bytes(), pydicom.dcmread(received)
+    uid, cls = str(ds.SOPInstanceUID), str(ds.SOPClassUID)
+    writer.start()
+    writer.put(Received(storage.accept(data, uid, cls), spool.put(data), data, None))
+    writer.stop()
+    spool.close()
+    assert Spool(tmp_path / "spool").pending() == []  # written, so nothing is left to replay
     by_keyword = {r["keyword"]: r for r in conflicts(store)}
     assert by_keyword["StudyDate"]["values"] == ["2023-12-31", "2024-03-02"]
     assert by_keyword["PatientSize"]["entity"] == "Study"  # Patient Study module: the Study IE, as dcentvfy says

@@ -23,17 +23,19 @@ def test_a_stored_instance_is_pseudonymized(engine: str, tmp_path: Path, monkeyp
     path = Path(get_testdata_file("CT_small.dcm"))
     original = dcmread(path, stop_before_pixels=True)
     assert original.PatientName and original.PatientID
+    expected = Pseudonymizer(KEY)
+    wanted = [{"pid": expected.patient_id(str(original.PatientID), None),
+               "name": expected.patient_name(str(original.PatientName)),
+               "ipid": expected.patient_id(str(original.PatientID), None),
+               "uid": str(original.SOPInstanceUID)}]  # UIDs are kept, so pointers resolve
     with listening(engine, tmp_path, "--pseudonymize", "--any-called-ae") as listener:
         run = listener.send("storescu", "MODALITY", str(path), timeout=120)
         assert run.returncode == 0, run.stderr
-        rows = listener.query(
+        rows = listener.eventually(  # within the listener's stated delay
             "MATCH (p:Patient)-[:HAS_STUDY]->(:Study)-[:HAS_SERIES]->(:Series)-[:HAS_INSTANCE]->(i:Instance) "
-            "RETURN p.PatientID AS pid, i.PatientName AS name, i.PatientID AS ipid, i.SOPInstanceUID AS uid")
-    expected = Pseudonymizer(KEY)
-    assert rows == [{"pid": expected.patient_id(str(original.PatientID), None),
-                     "name": expected.patient_name(str(original.PatientName)),
-                     "ipid": expected.patient_id(str(original.PatientID), None),
-                     "uid": str(original.SOPInstanceUID)}]  # UIDs are kept, so pointers resolve
+            "RETURN p.PatientID AS pid, i.PatientName AS name, i.PatientID AS ipid, i.SOPInstanceUID AS uid",
+            wanted)
+    assert rows == wanted
 
 
 def test_pseudonymize_without_a_key_refuses_to_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -1,7 +1,8 @@
 """The listener's Verification and Storage SCP against dcmtk's echoscu and storescu (tests/listener_peers.py).
 
-A stored instance is in the graph, with its Part 10 file kept in --store-dir, as soon as storescu has its
-response; a broken dataset gets an error status, leaves nothing behind, and the listener goes on.
+A stored instance is in the graph, with its Part 10 file kept in --store-dir, within the listener's stated
+delay after storescu has its response; a broken dataset gets an error status, leaves nothing behind, and
+the listener goes on.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ def test_store_from_dcmtk_and_refuse_broken_datasets(engine: str, corpus: Path, 
         assert run.returncode == 0, run.stderr
         store_all(listener, files)
 
-        # while it runs, `dicom-graph query` (another process) sees what it stored
-        rows = listener.query("MATCH (i:Instance) WHERE i.source = 'network' AND i.stub = false "
-                              "RETURN count(*) AS n")
+        # while it runs, `dicom-graph query` (another process) sees what it stored, within the bound
+        rows = listener.eventually("MATCH (i:Instance) WHERE i.source = 'network' AND i.stub = false "
+                                   "RETURN count(*) AS n", [{"n": 36}])
         assert rows == [{"n": 36}]
 
         # broken datasets: an error status, nothing written, and the listener stays up

@@ -30,13 +30,21 @@ def write_batch(store: GraphStore, resolved: ResolvedBatch, run_key: str) -> Non
     instances, a kill in between would leave those entities with no record for good (--resume finds the
     instances unchanged and counts nothing). Written first, the worst a kill can do is count the batch
     in flight twice: every value and every entity is still recorded."""
+    write_graph(store, resolved)
+    store.write(source_files(resolved.files, run_key), atomic=False)
+
+
+def write_graph(store: GraphStore, resolved: ResolvedBatch, atomic: bool = False) -> None:
+    """write_batch without the SourceFile rows: the listener's instances come from no file of a walk,
+    and its checkpoint is its spool (loader/network/writer.py). `atomic`: each part in one transaction,
+    which for the listener's micro-batches (hundreds of rows, below the embedded engine's COPY size)
+    saves the reopens a bulk write makes between its statements (bench/README.md, listener)."""
     records = _take(resolved.graph, ENTITY_RECORDS)
     if records:
-        store.write(records, atomic=False)
-    store.write(resolved.graph, atomic=False)
+        store.write(records, atomic=atomic)
+    store.write(resolved.graph, atomic=atomic)
     if resolved.conflicted:  # their edges now come from more than one version of their content
         store.run("recount_pointers", uids=sorted(resolved.conflicted))
-    store.write(source_files(resolved.files, run_key), atomic=False)
 
 
 def source_files(files: list[FileOutcome], run_key: str) -> GraphBatch:

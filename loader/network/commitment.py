@@ -58,6 +58,7 @@ class Commitment:
         if not transaction or not is_uid(transaction):
             raise Refused("", MISSING_ATTRIBUTE, "no valid Transaction UID")
         refs = self._references(info, transaction)
+        self.context.settle()  # every instance answered before the request is in the graph, or failed
         with self.context.lock:
             existing = self.context.instances([transaction]).get(transaction)
             if existing is not None and not existing["stub"]:

@@ -16,6 +16,9 @@ class ListenerConfig:
     allow: tuple[str, ...] = ()  # calling AE titles accepted; empty: any
     any_called_ae: bool = False  # accept a request whatever AE title it calls (else only ours)
     store_dir: Path | None = None
+    spool_dir: Path | None = None  # where received datasets wait for the graph; with store_dir, inside it
+    batch: int = 300  # instances per graph write, at most
+    window_s: float = 1.0  # a received instance waits at most this long for its graph write to start
     max_pdu: int = 262_144  # the largest P-DATA PDU we accept
     request_timeout: float = 5.0  # ARTIM: a connection has this long to send its whole A-ASSOCIATE-RQ
     acse_timeout: float = 30.0

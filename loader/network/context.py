@@ -1,8 +1,9 @@
 """What every service handler of the listener shares: the store behind one lock, the counts, the refusal.
 
 The listener is the graph's one writer, but pynetdicom runs each association in its own thread: the lock
-makes each read-check-write sequence (an MPPS state transition, a duplicate check, Study.patient_keys)
-atomic across associations.
+makes each read-check-write sequence (an MPPS state transition, a duplicate check, a micro-batch of
+C-STOREs) atomic across associations. `settle()` returns once every C-STORE answered so far is in the
+graph: what a service calls before it reads the graph about instances (writer.py).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import datetime as dt
 import logging
 import re
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from pydicom.dataset import Dataset
 
@@ -64,6 +65,7 @@ class ServiceContext:
         self.config = config
         self.lock = threading.RLock()
         self.counts = {"stored": 0, "failed": 0}
+        self.settle: Callable[[], object] = lambda: True  # the listener sets its writer's flush
 
     def write(self, batch: GraphBatch) -> None:
         with self.lock:

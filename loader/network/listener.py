@@ -5,18 +5,23 @@ This module composes the services, one module each, and owns the server's life:
 - gate.py: what a connection goes through before it is an association (ARTIM timeout, per-address and
   pending limits, bounded PDU reads), and the recording of the connections it drops;
 - association.py: the AE, its limits and allow-list, and the recording of every association;
-- storage.py: Verification (C-ECHO) and every Storage SOP class (C-STORE, ingested as a file is);
+- storage.py: Verification (C-ECHO) and every Storage SOP class (C-STORE: checked, spooled, answered);
+- spool.py, writer.py: the durable spool of received datasets, and the one thread that writes them to
+  the graph in micro-batches through the file ingest's resolve and write;
 - mpps.py: Modality Performed Procedure Step (N-CREATE, N-SET) and Instance Availability Notification;
 - commitment.py: Storage Commitment Push Model (N-ACTION, answered by an N-EVENT-REPORT);
 - status.py: the statuses they answer with; context.py: the store, lock and counts they share.
 
 Every DIMSE handler is guarded: whatever happens, it answers with a status and logs one line, and a bad
-dataset never stops the listener. Each message is one GraphBatch, i.e. one transaction on either engine:
-it is written whole or not at all, and committed before the response is sent, so `dicom-graph query`
-sees it at once.
+dataset never stops the listener. A C-STORE is answered once its dataset is checked and durable in the
+spool; it is in the graph within `window_s` plus one batch write (writer.py), and a crash in between
+loses nothing: `start()` replays what the spool still holds before it accepts anything. MPPS, Storage
+Commitment and association records are written by their handlers, each message one transaction
+committed before its response, after the C-STOREs received before them (`ServiceContext.settle`).
 
 Stop: `Listener.stop()` (SIGTERM / Ctrl-C in the CLI) stops accepting, lets the associations in progress
-finish (up to `grace_s`, then aborts them), waits for pending commitment reports, and closes the store.
+finish (up to `grace_s`, then aborts them), waits for pending commitment reports, writes what is spooled,
+and closes the store.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ from typing import Any, Callable
 from pynetdicom import evt
 from pynetdicom.events import EventHandlerType
 
+from dicom_graph.loader.dataset import conformance
+from dicom_graph.loader.ingest.entities import entity_keywords
+
 from . import commitment, mpps, storage
 from .association import Associations, build_ae, dropped_batch
 from .commitment import Commitment
@@ -36,8 +44,10 @@ from .config import ListenerConfig
 from .context import LOG, ServiceContext, calling
 from .gate import Gate, GatedServer
 from .mpps import ProcedureSteps
+from .spool import Spool
 from .status import CANNOT_UNDERSTAND, PROCESSING_FAILURE, Refused, status
 from .storage import Storage
+from .writer import MicroBatches
 
 __all__ = ["Listener", "ListenerConfig"]
 
@@ -51,7 +61,12 @@ class Listener:
         self._server: Any = None
         self.context = ServiceContext(store, self.config)
         self.associations = Associations(self.context, self.bound_port)
-        self.storage = Storage(self.context)
+        self.spool = Spool(spool_folder(self.config))
+        self.writer = MicroBatches(self.context, self.spool)
+        self.context.settle = self.writer.flush
+        entity_keywords()  # loads the standard's tables (~1 s): now, not in the first write
+        # checked as the file ingest checks them, so a received instance gets the same conformance rows
+        self.storage = Storage(self.context, self.spool, self.writer, conformance.load_requirements(store) or None)
         self.steps = ProcedureSteps(self.context)
         # to send commitment results on a new association we need the SCP role of Storage Commitment
         self.ae = build_ae(self.config, supported=[*storage.SOP_CLASSES, *mpps.SOP_CLASSES, commitment.SOP_CLASS],
@@ -99,8 +114,13 @@ class Listener:
         return guarded
 
     def start(self) -> None:
-        if self.config.store_dir:
-            Path(self.config.store_dir).mkdir(parents=True, exist_ok=True)
+        """Replay the spool (written before anything new is accepted), then listen."""
+        self.writer.start()
+        replayed = self.storage.replay()
+        if replayed:
+            self.writer.flush()
+            LOG.warning("replayed %d received instances that a previous run had not written to the graph",
+                        replayed)
         # AE.start_server(block=False), with the gate as the server's request handler
         self._server = self.ae.make_server((self.config.host, self.config.port), evt_handlers=self.handlers(),
                                            server_class=GatedServer, gate=self.gate)
@@ -130,5 +150,16 @@ class Listener:
         self.commitment.join(self.config.dimse_timeout)
         self.ae.shutdown()
         self.gate.close()
+        self.writer.stop()
+        self.spool.close()
         self.store.close()
         LOG.info("stopped: %d stored, %d refused", self.counts["stored"], self.counts["failed"])
+
+
+def spool_folder(config: ListenerConfig) -> Path:
+    """With --store-dir the spool is inside it, so that a committed entry becomes its file by a rename."""
+    if config.store_dir:
+        return Path(config.store_dir) / ".spool"
+    if config.spool_dir is None:
+        raise ValueError("the listener needs a spool folder (ListenerConfig.spool_dir) or a store_dir")
+    return Path(config.spool_dir)

@@ -43,6 +43,7 @@ class ProcedureSteps:
         generated = uid is None
         if uid is None:
             uid = generate_uid()
+        self.context.settle()  # after the C-STOREs received before it, as a file ingest in order would
         with self.context.lock:
             existing = self.context.instances([uid]).get(uid)
             if existing is not None and not existing["stub"]:
@@ -69,6 +70,7 @@ class ProcedureSteps:
         mods = decoded(event, "modification_list", uid)
         if cls != ModalityPerformedProcedureStep:
             raise Refused(uid, NO_SUCH_SOP_CLASS, "N-SET is only supported for MPPS")
+        self.context.settle()
         with self.context.lock:
             self._check_transition(uid, cls, mods)
             extracted = dataset_to_batch(mods, source="network", sop_instance_uid=uid, sop_class_uid=cls,

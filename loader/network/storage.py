@@ -1,19 +1,22 @@
-"""Verification (C-ECHO) and Storage (C-STORE) SCP: a received instance is ingested exactly as a file is.
+"""Verification (C-ECHO) and Storage (C-STORE) SCP: a received instance is checked, spooled, answered, and
+then ingested as a file is.
 
-Every Storage SOP class pynetdicom knows is accepted (the catalog's source for storage classes). A C-STORE
-dataset is read as `sources.read_dataset` reads a file (`pydicom.dcmread(stop_before_pixels=True,
-defer_size=DEFER_SIZE)`) and goes through `extract.dataset_to_batch`, the same function the file ingest
-uses, and Study.patient_keys through the file ingest's `resolve.add_study_patient_keys`. With --store-dir
-the Part 10 file is kept there (`<SOPInstanceUID>.dcm`) and is the instance's `path`; it is renamed into
-place only once the graph write has committed, so a refused instance leaves no file.
+Every Storage SOP class pynetdicom knows is accepted (the catalog's source for storage classes). Before the
+status goes back, a C-STORE dataset is read as `sources.read_dataset` reads a file
+(`pydicom.dcmread(stop_before_pixels=True, defer_size=DEFER_SIZE)`) and extracted by
+`extract.dataset_to_batch`, the file ingest's function: a dataset whose encoding is broken, or whose UIDs
+are not the command's, is refused then (nothing kept, the sender may fix it and send again). That costs
+~1.5 ms of the 6-8 ms an instance takes in all (bench/README.md), and it is the check that decides what
+a graph write will accept. An accepted dataset is made durable in the spool (spool.py) and answered with success at
+once; the graph write follows in a micro-batch (writer.py). With --store-dir the spool lives inside it and
+the Part 10 file is written to `<SOPInstanceUID>.dcm` there (the instance's `path`) once committed.
 """
 
 from __future__ import annotations
 
 import io
-import os
+import logging
 import time
-import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -24,11 +27,12 @@ from pynetdicom import AllStoragePresentationContexts
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]  # generated at import time
 
 from dicom_graph.loader.dataset.extract import Extracted, ExtractError, dataset_to_batch
-from dicom_graph.loader.ingest.resolve import add_study_patient_keys
 from dicom_graph.loader.ingest.sources import DEFER_SIZE
 
 from .context import LOG, ServiceContext, calling, is_uid
+from .spool import Spool
 from .status import CANNOT_UNDERSTAND, DATA_SET_DOES_NOT_MATCH_SOP_CLASS, OUT_OF_RESOURCES, SUCCESS, Refused
+from .writer import MicroBatches, Received
 
 SOP_CLASSES = (Verification, *(cx.abstract_syntax for cx in AllStoragePresentationContexts))
 
@@ -53,9 +57,9 @@ def read_dataset(data: bytes) -> Dataset:
 
 
 class Storage:
-    def __init__(self, context: ServiceContext) -> None:
-        self.context = context
-        self._study_patients: dict[str, set[str]] = {}  # Study.patient_keys as written (one writer)
+    def __init__(self, context: ServiceContext, spool: Spool, writer: MicroBatches,
+                 requirements: Any = None) -> None:
+        self.context, self.spool, self.writer, self.requirements = context, spool, writer, requirements
 
     def on_c_echo(self, event: Any) -> int:
         LOG.info("C-ECHO from %s", calling(event.assoc))
@@ -65,34 +69,51 @@ class Storage:
         req = event.request
         uid, cls = str(req.AffectedSOPInstanceUID or ""), str(req.AffectedSOPClassUID or "")
         started = time.perf_counter()
-        data, ds = self._received(event, uid, cls)
-        final = tmp = None
-        if self.context.config.store_dir:
-            final = Path(self.context.config.store_dir) / f"{uid}.dcm"
-            tmp = final.with_name(f".{uid}.{uuid.uuid4().hex[:8]}.part")
-            tmp.write_bytes(data)
-        try:
-            extracted = self._extract(ds, uid, cls, final, len(data))
-            self._write(extracted, uid)
-            if tmp is not None and final is not None:
-                os.replace(tmp, final)
-                tmp = None
-        finally:
-            if tmp is not None:
-                tmp.unlink(missing_ok=True)
-        self.context.counts["stored"] += 1
-        if extracted.problems:
-            LOG.warning("C-STORE %s from %s stored with problems: %s", uid, calling(event.assoc),
-                        "; ".join(extracted.problems)[:300])
-        LOG.info("C-STORE %s (%s) from %s stored in %.1f ms", uid, pydicom.uid.UID(cls).name,
-                 calling(event.assoc), (time.perf_counter() - started) * 1000)
-        return SUCCESS
-
-    @staticmethod
-    def _received(event: Any, uid: str, cls: str) -> tuple[bytes, Dataset]:
-        """The dataset's bytes and its parse, refused unless it says what the command says."""
         try:
             data = event.encoded_dataset()
+        except Exception as exc:  # noqa: BLE001
+            raise Refused(uid, CANNOT_UNDERSTAND, f"cannot decode the dataset: {exc}") from exc
+        extracted = self.accept(data, uid, cls)
+        try:
+            entry = self.spool.put(data)
+        except OSError as exc:
+            raise Refused(uid, OUT_OF_RESOURCES, f"cannot spool the dataset: {exc}") from exc
+        self.writer.put(Received(extracted, entry, data, self._final(uid)))
+        if extracted.problems:
+            LOG.warning("C-STORE %s from %s accepted with problems: %s", uid, calling(event.assoc),
+                        "; ".join(extracted.problems)[:300])
+        if LOG.isEnabledFor(logging.INFO):  # its arguments cost more than the line, at hundreds a second
+            LOG.info("C-STORE %s (%s) from %s spooled in %.1f ms", uid, pydicom.uid.UID(cls).name,
+                     calling(event.assoc), (time.perf_counter() - started) * 1000)
+        return SUCCESS
+
+    def replay(self) -> int:
+        """Queue the spool records a previous run left (received, answered, not yet in the graph)."""
+        records = self.spool.pending()
+        for entry, data in records:
+            try:
+                ds = read_dataset(data)
+                uid, cls = (str(ds.get(k, "") or "").strip() for k in ("SOPInstanceUID", "SOPClassUID"))
+                extracted = self.accept(data, uid, cls)
+            except Exception as exc:  # noqa: BLE001 - one bad record must not stop the start
+                kept = self.spool.reject(entry, data, f"{entry.segment.stem}-{entry.offset}", str(exc))
+                LOG.error("spool record not replayed (kept in %s): %s", kept, exc)
+                continue
+            self.writer.put(Received(extracted, entry, data, self._final(uid)))
+        return len(records)
+
+    def accept(self, data: bytes, uid: str, cls: str) -> Extracted:
+        """The checks a dataset must pass before it is answered with success (module doc)."""
+        return self._extract(self._parsed(data, uid, cls), uid, cls, self._final(uid), len(data))
+
+    def _final(self, uid: str) -> Path | None:
+        store_dir = self.context.config.store_dir
+        return Path(store_dir) / f"{uid}.dcm" if store_dir else None
+
+    @staticmethod
+    def _parsed(data: bytes, uid: str, cls: str) -> Dataset:
+        """The dataset's parse, refused unless it says what the command says."""
+        try:
             ds = read_dataset(data)
         except Exception as exc:  # noqa: BLE001
             raise Refused(uid, CANNOT_UNDERSTAND, f"cannot decode the dataset: {exc}") from exc
@@ -103,14 +124,15 @@ class Storage:
                           f"dataset UIDs ({ds_cls} / {ds_uid}) differ from the command's ({cls} / {uid})")
         if not is_uid(uid):
             raise Refused(uid, DATA_SET_DOES_NOT_MATCH_SOP_CLASS, f"invalid SOP Instance UID {uid[:80]!r}")
-        return data, ds
+        return ds
 
     def _extract(self, ds: Dataset, uid: str, cls: str, final: Path | None, size: int) -> Extracted:
         try:
             extracted = dataset_to_batch(ds, source="network", path=str(final) if final else None,
                                          file_size=size if final else None,
                                          sop_instance_uid=uid, sop_class_uid=cls,
-                                         pseudonymizer=self.context.config.pseudonymizer)
+                                         pseudonymizer=self.context.config.pseudonymizer,
+                                         requirements=self.requirements)
         except ExtractError as exc:
             raise Refused(uid, CANNOT_UNDERSTAND, str(exc)) from exc
         except Exception as exc:  # noqa: BLE001
@@ -119,13 +141,3 @@ class Storage:
         if broken:
             raise Refused(uid, CANNOT_UNDERSTAND, "; ".join(broken))
         return extracted
-
-    def _write(self, extracted: Extracted, uid: str) -> None:
-        try:
-            with self.context.lock:
-                merged = add_study_patient_keys(self.context.store, extracted.batch, [extracted],
-                                                known=self._study_patients)
-                self.context.store.write(extracted.batch)
-                self._study_patients.update(merged)  # cached only once written
-        except Exception as exc:  # noqa: BLE001
-            raise Refused(uid, OUT_OF_RESOURCES, f"graph write failed: {exc}") from exc
