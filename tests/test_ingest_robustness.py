@@ -174,8 +174,8 @@ def test_sigterm_commits_what_was_parsed_and_resume_finishes(tmp_path):
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_commits(target, proc, 1)  # the run is under way: its first batch is committed
     proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 130, out
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, f"{out}\n{err}"
     first = out.splitlines()[0]
     assert first.startswith("ingest interrupted: "), out
     seen, ingested = (int(n.replace(",", "")) for n in

@@ -10,7 +10,10 @@ so whatever a failed statement had written before it failed is written again har
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import contextlib
+import signal
+import threading
+from typing import TYPE_CHECKING, Iterator
 
 from dicom_graph.loader.ingest.batcher import Batcher
 from dicom_graph.loader.ingest.resolve import ResolvedBatch, Resolver
@@ -45,9 +48,10 @@ class BatchCommitter:
         files = self.batcher.take(final)
         if not files:
             return
-        self._write(files)
-        self.report.flush()
-        self.batcher.written(files)
+        with _signals_held():
+            self._write(files)
+            self.report.flush()
+            self.batcher.written(files)
 
     def _write(self, files: list[FileOutcome]) -> None:
         try:
@@ -78,3 +82,27 @@ class BatchCommitter:
             self.store.write(source_files([outcome], self.summary.run_key), atomic=False)
         except Exception:  # noqa: S110  (its report line says why; --resume will try the file again)
             pass
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the batch in hand is written, then stop the run as they would have.
+
+    Raised in the middle of a write (the CLI turns SIGTERM into KeyboardInterrupt), the interrupt could
+    land between two of the store's own steps, e.g. between closing and reopening the embedded database
+    to release its buffer pool, and the commit of what was parsed, which the interrupted run still owes,
+    then failed with exit 1 instead of 130. Only the main thread may handle signals; elsewhere (a
+    listener's writer thread) there is nothing to hold."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in held}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if caught:
+        raise KeyboardInterrupt
