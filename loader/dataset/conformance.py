@@ -71,6 +71,20 @@ class IodRequirements:
                     out[a.keyword] = a.type
         return out
 
+    @cached_property
+    def own(self) -> tuple[tuple[ModuleRequirement, frozenset[str]], ...]:
+        """Each module with the keywords that show it is present (`_own`), worked out once per IOD and
+        process rather than once per instance (a difference over every other module, for each module)."""
+        return tuple((m, _own(m, self)) for m in self.modules)
+
+    @cached_property
+    def order(self) -> dict[str, int]:
+        """Module name -> its first place in the IOD: the order modules_present is listed in."""
+        out: dict[str, int] = {}
+        for i, m in enumerate(self.modules):
+            out.setdefault(m.name, i)
+        return out
+
 
 Requirements = dict[str, IodRequirements]  # SOP Class UID -> what its IOD requires
 
@@ -156,7 +170,7 @@ def check(iod: IodRequirements, present: dict[str, bool], ds: Any = None) -> dic
     """Check one instance. `present` maps each top-level keyword it has to whether its value is non-empty
     (elements.py: bulk data counts as present); `ds` is the data set, for conditions and sequence items
     (without it, only the top level and no condition is evaluated)."""
-    present_names = {m.name for m in iod.modules if not _own(m, iod).isdisjoint(present)}
+    present_names = {m.name for m, own in iod.own if not own.isdisjoint(present)}
     present_keys = {m.key for m in iod.modules if m.name in present_names}
     ev = Evaluation(ds, present, present_keys.__contains__, iod.macro_tags, iod.types)
     modules_missing: list[str] = []
@@ -178,7 +192,7 @@ def check(iod: IodRequirements, present: dict[str, bool], ds: Any = None) -> dic
         evaluate_module(module.name, module.attributes, ev)
     summary = ev.summary()
     return {
-        "modules_present": sorted(present_names, key=[m.name for m in iod.modules].index),
+        "modules_present": sorted(present_names, key=iod.order.__getitem__),
         "modules_missing": modules_missing,
         **summary,
         "conditions_not_evaluated": ev.not_evaluated,

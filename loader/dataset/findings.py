@@ -69,9 +69,10 @@ def holds_or_none(expr: dict[str, Any], ev: Evaluation, chain: list[Any] | None 
 def _item_state(item: Any, keyword: str) -> bool | None:
     """None when absent, else whether the value is non-empty (an unreadable value has bytes: non-empty)."""
     tag = tag_for_keyword(keyword)
-    if tag is None or tag not in item:
-        return None
-    raw = getattr(item, "_dict", {}).get(tag)
+    elements = getattr(item, "_dict", None)
+    if tag is None or (tag not in elements if elements is not None else tag not in item):
+        return None  # (asked of the item's elements directly: Dataset.__contains__ converts every tag)
+    raw = elements.get(tag) if elements is not None else None
     if isinstance(raw, RawDataElement) and raw.VR != "SQ" and raw.length not in (None, 0xFFFFFFFF):
         if raw.length > 2:  # more than padding: a value, without converting it
             return True
@@ -117,8 +118,15 @@ def evaluate_module(module: str, attributes: tuple[AttributeRequirement, ...], e
     """Add the findings of one checked module's attributes."""
     present = ev.present
     for attr in attributes:
-        if (attr.path and not present.get(attr.path)) or (attr.path, attr.keyword) in ev.seen:
-            continue  # inside a sequence the instance does not have (most are): nowhere to be missing
+        if attr.path:
+            if not present.get(attr.path):
+                continue  # inside a sequence the instance does not have (most are): nowhere to be missing
+        else:
+            state = present.get(attr.keyword)
+            if state or (state is False and attr.type[0] == "2"):
+                continue  # the common case, a top-level attribute with its value: no finding, nothing undecided
+        if (attr.path, attr.keyword) in ev.seen:
+            continue
         undecided = False
         for state, chain in _places(attr, ev):
             problem = _problem(attr, state)
