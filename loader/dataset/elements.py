@@ -23,10 +23,10 @@ from pydicom.dataelem import RawDataElement
 from dicom_graph.model import schema
 
 from .content_hash import update_deferred, update_unnamed, update_value
-from .convert import as_text, coerce, fast_value, is_empty, plain, typed
+from .convert import as_text, ascii_text, coerce, fast_value, is_empty, plain, typed
 from .references import Pointers, walk_private, walk_sequence
-from .tags import (FIRST_CONTENT_TAG, REFERENCED_SOP_INSTANCE_UID, dict_vr, element_vr, in_tag_order, seq_name,
-                   tag_info)
+from .tags import (FIRST_CONTENT_TAG, REFERENCED_SOP_INSTANCE_UID, TEXT_VRS, dict_vr, element_vr, in_tag_order,
+                   seq_name, tag_info)
 
 MAX_VALUE_CHARS = 1024
 # single-valued types a str converts to directly: the common case, spared the list and bytes handling
@@ -93,6 +93,16 @@ class _Reader:
             if is_raw and vr in (None, "UN"):
                 walk_private(self.ds, tag, raw, "", self.out.pointers)
             return
+        if is_raw and vr in TEXT_VRS:
+            text = raw.value
+            if type(text) is bytes and text and text.isascii():  # most elements: decode, hash, store inline
+                self.digest.update(text)
+                value = ascii_text(text, cast(str, vr))
+                if type(value) is str and type_ in _SCALAR_TYPES:
+                    self.store_text(tag, kw, cast(str, type_), cast(str, value))
+                else:
+                    self.store(tag, kw, type_, value)
+                return
         value, type_ = self.decode(tag, raw, is_raw, vr, kw, type_)
         update_value(self.digest, raw, is_raw, vr, value)
         if type(value) is str and type_ in _SCALAR_TYPES:
