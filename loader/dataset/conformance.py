@@ -29,7 +29,7 @@ from typing import Any
 
 from pydicom.datadict import tag_for_keyword
 
-from .findings import FINDING_COLUMNS, Evaluation, evaluate_module, holds_or_none
+from .findings import FINDING_COLUMNS, Evaluation, Plan, evaluate_module, holds_or_none
 
 NO_STANDARD_HINT = ("conformance not checked: the standard is not loaded in this graph "
                     "(run `dicom-graph standard load` first, then ingest again)")
@@ -53,6 +53,10 @@ class ModuleRequirement:
     attributes: tuple[AttributeRequirement, ...] = ()
     expr: dict[str, Any] | None = None  # the module's parsed condition when usage C and decidable
     key: str = ""
+
+    @cached_property
+    def plan(self) -> Plan:
+        return Plan(self.attributes)
 
 
 @dataclass(frozen=True)
@@ -189,7 +193,7 @@ def check(iod: IodRequirements, present: dict[str, bool], ds: Any = None) -> dic
             continue
         if not here and any(a.path == "" and a.type in ("1", "2") for a in module.attributes):
             modules_missing.append(module.name)
-        evaluate_module(module.name, module.attributes, ev)
+        evaluate_module(module.name, module.attributes, module.plan, ev)
     summary = ev.summary()
     return {
         "modules_present": sorted(present_names, key=iod.order.__getitem__),

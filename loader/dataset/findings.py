@@ -115,9 +115,9 @@ def _problem(attr: AttributeRequirement, state: bool | None) -> str | None:
     return None
 
 
-class _Plan:
-    """Where a module's attributes are, worked out once per process: the top-level ones by keyword, the
-    nested ones by their sequence, each as its place in the module's list."""
+class Plan:
+    """Where a module's attributes are, worked out once per process (conformance.ModuleRequirement.plan):
+    the top-level ones by keyword, the nested ones by their sequence, each as its place in the module's list."""
 
     def __init__(self, attributes: tuple[AttributeRequirement, ...]) -> None:
         self.top: dict[str, list[int]] = {}
@@ -127,24 +127,14 @@ class _Plan:
         self.top_keywords = frozenset(self.top)
 
 
-_PLANS: dict[int, tuple[tuple[AttributeRequirement, ...], _Plan]] = {}  # id -> (the attributes, kept alive; plan)
-
-
-def _plan(attributes: tuple[AttributeRequirement, ...]) -> _Plan:
-    hit = _PLANS.get(id(attributes))
-    if hit is None or hit[0] is not attributes:
-        hit = _PLANS[id(attributes)] = (attributes, _Plan(attributes))
-    return hit[1]
-
-
-def evaluate_module(module: str, attributes: tuple[AttributeRequirement, ...], ev: Evaluation) -> None:
+def evaluate_module(module: str, attributes: tuple[AttributeRequirement, ...], plan: Plan, ev: Evaluation) -> None:
     """Add the findings of one checked module's attributes.
 
     Only the attributes that can have a finding are visited, in the module's order: top-level ones that
     have no value (a set difference), and nested ones whose sequence the instance has. Visiting every
     attribute of every checked module, most of them present or in absent sequences, was most of the
     evaluation's time."""
-    plan, present = _plan(attributes), ev.present
+    present = ev.present
     todo = [i for kw in plan.top_keywords.difference(ev.filled) for i in plan.top[kw]]
     for path, indices in plan.nested.items():
         if present.get(path):
