@@ -142,7 +142,7 @@ def evaluate_module(module: str, attributes: tuple[AttributeRequirement, ...], p
     todo.sort()
     for i in todo:
         attr = attributes[i]
-        if not attr.path and present.get(attr.keyword) is False and attr.type[0] == "2":
+        if not attr.path and present.get(attr.keyword) is False and attr.type.startswith("2"):
             continue  # a Type 2 attribute may be empty
         if (attr.path, attr.keyword) in ev.seen:
             continue
