@@ -48,15 +48,14 @@ def coerce(value: Any, type_: ValueType | str) -> Any:
     """
     if value is None:
         return None
-    try:
-        kind = ValueType(type_)
-    except ValueError:
-        raise ValueError(f"unknown property type {type_}") from None
-    element = kind.element
+    plan = _PLANS.get(type_)
+    if plan is None:
+        raise ValueError(f"unknown property type {type_}")
+    element, convert = plan
     if element is not None:
         items = value if isinstance(value, (list, tuple)) else [value]
-        return [coerce(v, element) for v in items if v is not None]
-    return _SCALAR_COERCIONS[kind](value)
+        return [convert(v) for v in items if v is not None]
+    return convert(value)
 
 
 def _string(value: Any) -> str:
@@ -101,6 +100,11 @@ _SCALAR_COERCIONS = {
     ValueType.STRING: _string, ValueType.INTEGER: _integer, ValueType.FLOAT: _float,
     ValueType.BOOLEAN: _boolean, ValueType.DATE: _date, ValueType.TIMESTAMP: _timestamp,
 }
+
+# type -> (item type of a list type or None, the coercion of one value): every property of every instance
+# is coerced, and building the enum member and its item type per value showed in an extraction's profile
+_PLANS: dict[str, tuple[ValueType | None, Any]] = {
+    kind: (kind.element, _SCALAR_COERCIONS[kind.element or kind]) for kind in ValueType}
 
 
 def parse_dicom_date(text: str) -> dt.date:

@@ -102,3 +102,25 @@ def test_optional_module_is_present_only_by_an_attribute_of_its_own():
     assert "Image Plane" not in shared["modules_present"] and shared["finding_keyword"] == []
     own = check(iod, {"PixelSpacing": True, "SliceLocation": True})
     assert own["type1_missing"] == ["Image Plane>ImagePositionPatient"]
+
+
+def test_findings_keep_the_modules_attribute_order_and_each_attribute_is_reported_once():
+    """conformance visits only the attributes that can have a finding (findings.Plan): the findings must
+    still come in each module's own order, top-level and nested interleaved as the module lists them, an
+    attribute two modules require reported by the first only, an empty Type 2 and a filled one by none."""
+    first = ModuleRequirement("First", "M", frozenset({"PatientID", "Modality"}), (
+        AttributeRequirement("PatientID", "00100020", "1", "", "", None),
+        _ITEM,
+        AttributeRequirement("Modality", "00080060", "1", "", "", None),
+        AttributeRequirement("PatientName", "00100010", "2", "", "", None),
+        AttributeRequirement("StudyID", "00200010", "2", "", "", None),
+        AttributeRequirement("SeriesNumber", "00200011", "1", "", "", None)))
+    second = ModuleRequirement("Second", "M", frozenset({"AccessionNumber"}), (
+        AttributeRequirement("Modality", "00080060", "1", "", "", None),
+        AttributeRequirement("AccessionNumber", "00080050", "2", "", "", None)))
+    ds = _ds(Modality="", StudyID="", SeriesNumber=3, ConceptNameCodeSequence=[_ds(CodeMeaning="x")])
+    result = check(IodRequirements((first, second), {}), _present(ds), ds)
+    rows = list(zip(result["finding_module"], result["finding_keyword"], result["finding_problem"], strict=True))
+    assert rows == [("First", "PatientID", "missing"), ("First", "CodeValue", "missing"),
+                    ("First", "Modality", "empty"), ("First", "PatientName", "missing"),
+                    ("Second", "AccessionNumber", "missing")]

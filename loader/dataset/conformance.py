@@ -29,7 +29,7 @@ from typing import Any
 
 from pydicom.datadict import tag_for_keyword
 
-from .findings import FINDING_COLUMNS, Evaluation, evaluate_module, holds_or_none
+from .findings import FINDING_COLUMNS, Evaluation, Plan, evaluate_module, holds_or_none
 
 NO_STANDARD_HINT = ("conformance not checked: the standard is not loaded in this graph "
                     "(run `dicom-graph standard load` first, then ingest again)")
@@ -54,6 +54,10 @@ class ModuleRequirement:
     expr: dict[str, Any] | None = None  # the module's parsed condition when usage C and decidable
     key: str = ""
 
+    @cached_property
+    def plan(self) -> Plan:
+        return Plan(self.attributes)
+
 
 @dataclass(frozen=True)
 class IodRequirements:
@@ -69,6 +73,20 @@ class IodRequirements:
             for a in module.attributes if module.usage == "M" else ():
                 if a.path == "" and (a.keyword not in out or a.type in ("1", "2")):
                     out[a.keyword] = a.type
+        return out
+
+    @cached_property
+    def own(self) -> tuple[tuple[ModuleRequirement, frozenset[str]], ...]:
+        """Each module with the keywords that show it is present (`_own`), worked out once per IOD and
+        process rather than once per instance (a difference over every other module, for each module)."""
+        return tuple((m, _own(m, self)) for m in self.modules)
+
+    @cached_property
+    def order(self) -> dict[str, int]:
+        """Module name -> its first place in the IOD: the order modules_present is listed in."""
+        out: dict[str, int] = {}
+        for i, m in enumerate(self.modules):
+            out.setdefault(m.name, i)
         return out
 
 
@@ -156,7 +174,7 @@ def check(iod: IodRequirements, present: dict[str, bool], ds: Any = None) -> dic
     """Check one instance. `present` maps each top-level keyword it has to whether its value is non-empty
     (elements.py: bulk data counts as present); `ds` is the data set, for conditions and sequence items
     (without it, only the top level and no condition is evaluated)."""
-    present_names = {m.name for m in iod.modules if not _own(m, iod).isdisjoint(present)}
+    present_names = {m.name for m, own in iod.own if not own.isdisjoint(present)}
     present_keys = {m.key for m in iod.modules if m.name in present_names}
     ev = Evaluation(ds, present, present_keys.__contains__, iod.macro_tags, iod.types)
     modules_missing: list[str] = []
@@ -175,10 +193,10 @@ def check(iod: IodRequirements, present: dict[str, bool], ds: Any = None) -> dic
             continue
         if not here and any(a.path == "" and a.type in ("1", "2") for a in module.attributes):
             modules_missing.append(module.name)
-        evaluate_module(module.name, module.attributes, ev)
+        evaluate_module(module.name, module.attributes, module.plan, ev)
     summary = ev.summary()
     return {
-        "modules_present": sorted(present_names, key=[m.name for m in iod.modules].index),
+        "modules_present": sorted(present_names, key=iod.order.__getitem__),
         "modules_missing": modules_missing,
         **summary,
         "conditions_not_evaluated": ev.not_evaluated,

@@ -47,15 +47,20 @@ def fast_value(raw: RawDataElement, vr: str | None) -> Any:
     if vr in TEXT_VRS:
         if not value.isascii():
             raise LookupError  # a character set is involved: let pydicom decode it
-        text = value.decode("ascii")
-        if vr in _SINGLE_VALUE_TEXT_VRS:
-            return text.rstrip(" \x00")
-        parts = [p.strip(" \x00") for p in text.split("\\")]
-        return parts[0] if len(parts) == 1 else parts
+        return ascii_text(value, vr)
     number = unpack_binary(raw, vr)
     if number is None:
         raise LookupError
     return number
+
+
+def ascii_text(value: bytes, vr: str) -> str | list[str]:
+    """An ASCII value of a text VR as pydicom gives it: padding stripped, multiple values split."""
+    text = value.decode("ascii")
+    if vr in _SINGLE_VALUE_TEXT_VRS:
+        return text.rstrip(" \x00")
+    parts = [p.strip(" \x00") for p in text.split("\\")]
+    return parts[0] if len(parts) == 1 else parts
 
 
 def is_empty(value: Any) -> bool:

@@ -15,7 +15,7 @@ and still count as present, but are never stored, not even as invalid text.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, cast
+from typing import Any, Callable
 
 from pydicom.charset import python_encoding
 from pydicom.dataelem import RawDataElement
@@ -23,10 +23,10 @@ from pydicom.dataelem import RawDataElement
 from dicom_graph.model import schema
 
 from .content_hash import update_deferred, update_unnamed, update_value
-from .convert import as_text, coerce, fast_value, is_empty, plain, typed
+from .convert import as_text, ascii_text, coerce, fast_value, is_empty, plain, typed
 from .references import Pointers, walk_private, walk_sequence
-from .tags import (FIRST_CONTENT_TAG, REFERENCED_SOP_INSTANCE_UID, dict_vr, element_vr, in_tag_order, seq_name,
-                   tag_info)
+from .tags import (FACTS, FIRST_CONTENT_TAG, REFERENCED_SOP_INSTANCE_UID, TEXT_VRS, dict_vr, in_tag_order, seq_name,
+                   tag_facts)
 
 MAX_VALUE_CHARS = 1024
 # single-valued types a str converts to directly: the common case, spared the list and bytes handling
@@ -74,15 +74,21 @@ class _Reader:
         self.out = Elements()
 
     def element(self, tag: int, raw: Any) -> None:
+        kw, type_, tag_bytes, vr = FACTS.get(tag) or tag_facts(tag)
         is_raw = isinstance(raw, RawDataElement)
-        vr = element_vr(raw) if is_raw else raw.VR
-        kw, type_ = tag_info(tag)
+        if is_raw:
+            if raw.VR is not None and raw.VR != "UN":  # implicit VR files (and UN) leave it to the dictionary
+                vr = raw.VR
+            elif vr is None:
+                vr = raw.VR
+        else:
+            vr = raw.VR
         if vr == "SQ":
             elem = self.sequence(tag, kw)
             if elem is None:
                 return
             raw, is_raw, vr = elem, False, elem.VR  # said to be a sequence, but pydicom read it as a value
-        self.digest.update(tag.to_bytes(4, "little"))
+        self.digest.update(tag_bytes)
         if is_raw and raw.value is None and raw.length:
             update_deferred(self.digest, raw.length)  # deferred bulk data: never read
             if kw:
@@ -93,10 +99,20 @@ class _Reader:
             if is_raw and vr in (None, "UN"):
                 walk_private(self.ds, tag, raw, "", self.out.pointers)
             return
+        if is_raw and vr is not None and vr in TEXT_VRS:
+            text = raw.value
+            if type(text) is bytes and text and text.isascii():  # most elements: decode, hash, store inline
+                self.digest.update(text)
+                value = ascii_text(text, vr)
+                if isinstance(value, str) and type_ is not None and type_ in _SCALAR_TYPES:
+                    self.store_text(tag, kw, type_, value)
+                else:
+                    self.store(tag, kw, type_, value)
+                return
         value, type_ = self.decode(tag, raw, is_raw, vr, kw, type_)
         update_value(self.digest, raw, is_raw, vr, value)
-        if type(value) is str and type_ in _SCALAR_TYPES:
-            self.store_text(tag, kw, cast(str, type_), value)
+        if type(value) is str and type_ is not None and type_ in _SCALAR_TYPES:
+            self.store_text(tag, kw, type_, value)
         else:
             self.store(tag, kw, type_, value)
 
@@ -138,7 +154,7 @@ class _Reader:
         out.present[kw] = bool(value)
         if tag == REFERENCED_SOP_INSTANCE_UID and value:
             out.pointers.instances.append(("", value))
-        if not value or self.removes(kw) or self.too_long(tag, kw, value):
+        if not value or self.removes(kw) or (len(value) > MAX_VALUE_CHARS and self.too_long(tag, kw, value)):
             return
         try:
             out.props[kw] = value if type_ == schema.STRING else coerce(value, type_)

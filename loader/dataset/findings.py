@@ -44,6 +44,7 @@ class Evaluation:
         self.seen: set[tuple[str, str]] = set()
         self.not_evaluated = 0
         self.items: dict[str, list[Any]] = {}  # top-level sequence keyword -> its items
+        self.filled = frozenset(k for k, v in present.items() if v)  # top-level keywords with a value
 
     def scope(self, chain: list[Any]) -> Scope:
         return Scope(chain, self.ds, self.modules_present, self.macro_tags, self.iod_types)
@@ -69,9 +70,10 @@ def holds_or_none(expr: dict[str, Any], ev: Evaluation, chain: list[Any] | None 
 def _item_state(item: Any, keyword: str) -> bool | None:
     """None when absent, else whether the value is non-empty (an unreadable value has bytes: non-empty)."""
     tag = tag_for_keyword(keyword)
-    if tag is None or tag not in item:
-        return None
-    raw = getattr(item, "_dict", {}).get(tag)
+    elements = getattr(item, "_dict", None)
+    if tag is None or (tag not in elements if elements is not None else tag not in item):
+        return None  # (asked of the item's elements directly: Dataset.__contains__ converts every tag)
+    raw = elements.get(tag) if elements is not None else None
     if isinstance(raw, RawDataElement) and raw.VR != "SQ" and raw.length not in (None, 0xFFFFFFFF):
         if raw.length > 2:  # more than padding: a value, without converting it
             return True
@@ -113,12 +115,37 @@ def _problem(attr: AttributeRequirement, state: bool | None) -> str | None:
     return None
 
 
-def evaluate_module(module: str, attributes: tuple[AttributeRequirement, ...], ev: Evaluation) -> None:
-    """Add the findings of one checked module's attributes."""
+class Plan:
+    """Where a module's attributes are, worked out once per process (conformance.ModuleRequirement.plan):
+    the top-level ones by keyword, the nested ones by their sequence, each as its place in the module's list."""
+
+    def __init__(self, attributes: tuple[AttributeRequirement, ...]) -> None:
+        self.top: dict[str, list[int]] = {}
+        self.nested: dict[str, list[int]] = {}
+        for i, attr in enumerate(attributes):
+            (self.nested.setdefault(attr.path, []) if attr.path else self.top.setdefault(attr.keyword, [])).append(i)
+        self.top_keywords = frozenset(self.top)
+
+
+def evaluate_module(module: str, attributes: tuple[AttributeRequirement, ...], plan: Plan, ev: Evaluation) -> None:
+    """Add the findings of one checked module's attributes.
+
+    Only the attributes that can have a finding are visited, in the module's order: top-level ones that
+    have no value (a set difference), and nested ones whose sequence the instance has. Visiting every
+    attribute of every checked module, most of them present or in absent sequences, was most of the
+    evaluation's time."""
     present = ev.present
-    for attr in attributes:
-        if (attr.path and not present.get(attr.path)) or (attr.path, attr.keyword) in ev.seen:
-            continue  # inside a sequence the instance does not have (most are): nowhere to be missing
+    todo = [i for kw in plan.top_keywords.difference(ev.filled) for i in plan.top[kw]]
+    for path, indices in plan.nested.items():
+        if present.get(path):
+            todo.extend(indices)
+    todo.sort()
+    for i in todo:
+        attr = attributes[i]
+        if not attr.path and present.get(attr.keyword) is False and attr.type.startswith("2"):
+            continue  # a Type 2 attribute may be empty
+        if (attr.path, attr.keyword) in ev.seen:
+            continue
         undecided = False
         for state, chain in _places(attr, ev):
             problem = _problem(attr, state)
