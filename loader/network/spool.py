@@ -114,8 +114,8 @@ class Spool:
             os.fdatasync(segment.fd)
 
     def forget(self, entry: Entry) -> None:
-        """An appended record whose dataset was refused: never replayed (a crash before this flip only
-        means its checks run again at the next start, and refuse it again)."""
+        """An appended record whose dataset was refused: never replayed (after a crash before this flip,
+        the next start checks it again, refuses it again and keeps it in rejected/ with the reason)."""
         self.done([entry])
 
     def pending(self) -> list[tuple[Entry, bytes]]:
