@@ -46,6 +46,7 @@ from dicom_graph.model.batch import GraphBatch
 
 from .config import ListenerConfig
 from .context import LOG, now
+from .pace import BUSY_DELAY_S, BUSY_S, IDLE_DELAY_S
 
 # An A-ASSOCIATE-RQ is a few KiB (128 contexts of a dozen syntaxes each is ~40 KiB); a user identity item
 # can add a token. A header claiming more is refused before a byte of it is read.
@@ -53,11 +54,6 @@ MAX_REQUEST = 1 << 18
 PDU_NAMES = {0x02: "A-ASSOCIATE-AC", 0x03: "A-ASSOCIATE-RJ", 0x04: "P-DATA-TF", 0x05: "A-RELEASE-RQ",
              0x06: "A-RELEASE-RP", 0x07: "A-ABORT"}
 FLUSH_S = 0.25  # how often the recorder writes the drops collected meanwhile
-# pynetdicom's DUL thread polls its socket and queues, sleeping `_run_loop_delay` (1 ms) between idle
-# loops: up to 1 ms on each message received and on each response sent. While PDUs flow it polls every
-# BUSY_DELAY_S instead, for BUSY_S after the last byte received; an idle association goes back to 1 ms
-# (measured with a bare pynetdicom SCP: 12 % of a core per idle association at 0.1 ms, 2.8 % at 1 ms).
-BUSY_DELAY_S, IDLE_DELAY_S, BUSY_S = 0.0001, 0.001, 0.05
 
 
 class Dropped(Exception):
@@ -119,8 +115,13 @@ class BoundedSocket(AssociationSocket):
         self._busy_until = 0.0
 
     @property
+    def busy(self) -> bool:
+        """Bytes came in the last pace.BUSY_S: pynetdicom's loops poll fast (pace.py)."""
+        return self._busy_until != 0.0
+
+    @property
     def ready(self) -> bool:
-        """Asked by the DUL once per idle loop: also where its poll delay follows the traffic (BUSY_S)."""
+        """Asked by the DUL once per idle loop: also where its poll delay goes back to idle (pace.py)."""
         if self._busy_until and time.monotonic() > self._busy_until:
             self._busy_until = 0.0
             self.assoc.dul._run_loop_delay = IDLE_DELAY_S
