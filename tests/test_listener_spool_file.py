@@ -50,3 +50,15 @@ def test_a_full_segment_whose_records_are_all_written_is_deleted(tmp_path: Path,
     rejected.close()
     assert kept.read_bytes() == b"refused by the graph"  # kept beside the spool, and not replayed:
     assert Spool(tmp_path).pending() == []
+
+
+def test_a_record_appended_then_refused_is_not_replayed_and_an_accepted_one_is(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    refused = spool.append(b"refused by the checks")  # appended before its dataset is checked
+    accepted = spool.append(b"accepted")
+    spool.forget(refused)
+    spool.sync(accepted)
+    spool.close()
+    again = Spool(tmp_path)
+    assert [(entry.offset, data) for entry, data in again.pending()] == [(accepted.offset, b"accepted")]
+    again.close()

@@ -46,6 +46,7 @@ from dicom_graph.model.batch import GraphBatch
 
 from .config import ListenerConfig
 from .context import LOG, now
+from .pace import BUSY_DELAY_S, BUSY_S, IDLE_DELAY_S
 
 # An A-ASSOCIATE-RQ is a few KiB (128 contexts of a dozen syntaxes each is ~40 KiB); a user identity item
 # can add a token. A header claiming more is refused before a byte of it is read.
@@ -111,9 +112,19 @@ class BoundedSocket(AssociationSocket):
         self._prefix = bytearray(prefix)
         self.timeout = timeout
         self.stalled: str | None = None
+        self._busy_until = 0.0
+
+    @property
+    def busy(self) -> bool:
+        """Bytes came in the last pace.BUSY_S: pynetdicom's loops poll fast (pace.py)."""
+        return self._busy_until != 0.0
 
     @property
     def ready(self) -> bool:
+        """Asked by the DUL once per idle loop: also where its poll delay goes back to idle (pace.py)."""
+        if self._busy_until and time.monotonic() > self._busy_until:
+            self._busy_until = 0.0
+            self.assoc.dul._run_loop_delay = IDLE_DELAY_S
         return bool(self._prefix) or super().ready
 
     def recv(self, nr_bytes: int) -> bytearray:
@@ -134,6 +145,10 @@ class BoundedSocket(AssociationSocket):
             if not chunk:
                 break
             data.extend(chunk)
+        if data:
+            if not self._busy_until:
+                self.assoc.dul._run_loop_delay = BUSY_DELAY_S
+            self._busy_until = time.monotonic() + BUSY_S
         return data
 
     def send(self, bytestream: bytes) -> None:

@@ -2,6 +2,7 @@
 
 This module composes the services, one module each, and owns the server's life:
 
+- pace.py: pynetdicom's polling loops, fast while PDUs flow, idle-paced otherwise;
 - gate.py: what a connection goes through before it is an association (ARTIM timeout, per-address and
   pending limits, bounded PDU reads), and the recording of the connections it drops;
 - association.py: the AE, its limits and allow-list, and the recording of every association;
@@ -37,7 +38,7 @@ from pynetdicom.events import EventHandlerType
 from dicom_graph.loader.dataset import conformance
 from dicom_graph.loader.ingest.entities import entity_keywords
 
-from . import commitment, mpps, storage
+from . import commitment, mpps, pace, storage
 from .association import Associations, build_ae, dropped_batch
 from .commitment import Commitment
 from .config import ListenerConfig
@@ -64,6 +65,7 @@ class Listener:
         self.spool = Spool(spool_folder(self.config))
         self.writer = MicroBatches(self.context, self.spool)
         self.context.settle = self.writer.flush
+        pace.install()
         entity_keywords()  # loads the standard's tables (~1 s): now, not in the first write
         # checked as the file ingest checks them, so a received instance gets the same conformance rows
         self.storage = Storage(self.context, self.spool, self.writer, conformance.load_requirements(store) or None)

@@ -7,9 +7,11 @@ status goes back, a C-STORE dataset is read as `sources.read_dataset` reads a fi
 `extract.dataset_to_batch`, the file ingest's function: a dataset whose encoding is broken, or whose UIDs
 are not the command's, is refused then (nothing kept, the sender may fix it and send again). That costs
 ~1.5 ms of the 6-8 ms an instance takes in all (bench/README.md), and it is the check that decides what
-a graph write will accept. An accepted dataset is made durable in the spool (spool.py) and answered with success at
-once; the graph write follows in a micro-batch (writer.py). With --store-dir the spool lives inside it and
-the Part 10 file is written to `<SOPInstanceUID>.dcm` there (the instance's `path`) once committed.
+a graph write will accept. The dataset's spool record is written (and its write-back started) before
+these checks and waited for after them, so the disk works while the dataset is decoded (spool.py): an
+accepted dataset is answered with success once its record is durable, a refused one's record is
+forgotten; the graph write follows in a micro-batch (writer.py). With --store-dir the spool lives inside
+it and the Part 10 file is written to `<SOPInstanceUID>.dcm` there (the instance's `path`) once committed.
 """
 
 from __future__ import annotations
@@ -73,10 +75,19 @@ class Storage:
             data = event.encoded_dataset()
         except Exception as exc:  # noqa: BLE001
             raise Refused(uid, CANNOT_UNDERSTAND, f"cannot decode the dataset: {exc}") from exc
-        extracted = self.accept(data, uid, cls)
         try:
-            entry = self.spool.put(data)
+            entry = self.spool.append(data)  # the disk writes while the dataset is checked
         except OSError as exc:
+            raise Refused(uid, OUT_OF_RESOURCES, f"cannot spool the dataset: {exc}") from exc
+        try:
+            extracted = self.accept(data, uid, cls)
+        except Exception:
+            self.spool.forget(entry)  # refused: nothing kept, never replayed
+            raise
+        try:
+            self.spool.sync(entry)
+        except OSError as exc:
+            self.spool.forget(entry)
             raise Refused(uid, OUT_OF_RESOURCES, f"cannot spool the dataset: {exc}") from exc
         self.writer.put(Received(extracted, entry, data, self._final(uid)))
         if extracted.problems:
