@@ -68,3 +68,22 @@ def test_a_pointer_to_the_next_batch_waits_instead_of_making_a_stub(store, tmp_p
     writer.commit(final=True)
     assert _instances(store)["1.2.9.300"] is False
     assert store.count_nodes("SourceFile") == 3
+
+
+def test_an_instance_row_a_kill_left_without_its_hash_is_completed_not_rejected(store, tmp_path):
+    """The wide Instance row goes in several statements; a kill -9 between them leaves a row that is no
+    stub and has no content hash. The next write of that file must complete it: in one CI run, --resume
+    rejected 99 such files ("'NoneType' object has no attribute 'startswith'") and the graph lost them."""
+    image = _file(tmp_path, "1.dcm", CT, "1.2.9.500", [])
+    summary = IngestSummary(run_key="t", paths=[str(tmp_path)], report_path="r", workers=1)
+    writer = BatchCommitter(store, summary, RejectionReport(io.StringIO()), batch_instances=1)
+    writer.add(process_file(image))
+    writer.commit(final=True)
+    store.query("MATCH (i:Instance {SOPInstanceUID: '1.2.9.500'}) SET i.content_hash = NULL", write=True)
+
+    writer.add(process_file(image))
+    writer.commit(final=True)
+    assert summary.files_rejected == 0
+    row = store.query("MATCH (i:Instance {SOPInstanceUID: '1.2.9.500'}) "
+                      "RETURN i.content_hash AS h, i.stub AS stub").records()[0]
+    assert row["h"] and not row["stub"]

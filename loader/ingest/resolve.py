@@ -119,7 +119,9 @@ class Resolver:
         known: dict[str, dict[str, Any]] = {}
         for start in range(0, len(uids), LOOKUP_CHUNK):
             for row in self.store.run("instance_hashes", uids=uids[start:start + LOOKUP_CHUNK]).records():
-                if not row.get("stub"):
+                # a row without its hash is a write a kill -9 cut short (the wide Instance row goes in
+                # several statements): like a stub, the batch completes it
+                if not row.get("stub") and row.get("content_hash") is not None:
                     known[row["uid"]] = {"hash": row["content_hash"],
                                          "conflicts": list(row.get("conflicting_hashes") or [])}
         return known
