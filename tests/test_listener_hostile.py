@@ -164,7 +164,13 @@ def test_hostile_peers_do_not_starve_real_ones_and_are_recorded(engine: str, cor
     def reasons(address: str) -> Counter[str]:
         return Counter(f"{r['result']}: {r['reason']}" for r in by_address.get(address, []))
 
-    assert reasons(BARE) == {"dropped: connection closed before A-ASSOCIATE-RQ, 0 bytes received": 20}
+    # every bare connection is dropped and recorded; one that comes while the listener has not yet seen
+    # the previous ones close (busy associations beside it poll fast: pace.py) meets the per-address limit
+    bare_reasons = reasons(BARE)
+    assert sum(bare_reasons.values()) == 20, bare_reasons
+    assert bare_reasons["dropped: connection closed before A-ASSOCIATE-RQ, 0 bytes received"] >= 10, bare_reasons
+    assert set(bare_reasons) <= {"dropped: connection closed before A-ASSOCIATE-RQ, 0 bytes received",
+                                 f"dropped: per-address limit: {BARE} already holds 4 connections"}, bare_reasons
     junk = reasons(GARBAGE)
     undecodable = {k: junk.pop(k) for k in list(junk) if k.startswith("dropped: undecodable A-ASSOCIATE-RQ: ")}
     assert sum(undecodable.values()) == GARBAGE_COUNT // len(GARBAGE_BYTES), undecodable
