@@ -45,4 +45,4 @@ def build() -> typer.Typer:
 
 
 def main() -> None:
-    build()()
+    build()(prog_name="dicom-graph")  # `python -m dicom_graph` names itself as the console script does

@@ -8,11 +8,13 @@ from pathlib import Path
 
 from dicom_graph.model import schema
 
+from .conftest import console_script
+
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     import os
 
-    return subprocess.run(["dicom-graph", *args], capture_output=True, text=True, timeout=300,
+    return subprocess.run([console_script(), *args], capture_output=True, text=True, timeout=300,
                           env={**os.environ, **(env or {})})
 
 

@@ -7,11 +7,11 @@ lost five of them; now one module assembles the app, and this test compares what
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 
-import pytest
+from .conftest import console_script
+
 
 EXPECTED = {"demo", "ingest", "listen", "query", "queries", "export", "stats", "dashboard", "standard"}
 
@@ -24,12 +24,13 @@ def listed_commands(command: list[str]) -> set[str]:
 
 
 def test_console_script_and_python_m_list_the_same_commands():
-    exe = shutil.which("dicom-graph")
-    if exe is None:
-        pytest.skip("the dicom-graph console script is not on PATH (package not installed)")
+    exe = console_script()  # beside this interpreter: another install first on PATH is not this CLI
     script = listed_commands([exe])
     module = listed_commands([sys.executable, "-m", "dicom_graph"])
     assert script == module
+    helps = [subprocess.run([*c, "--help"], capture_output=True, text=True, timeout=60).stdout
+             for c in ([exe], [sys.executable, "-m", "dicom_graph"])]
+    assert helps[0] == helps[1]  # the same program, down to the name its usage line gives
     assert EXPECTED <= script, f"missing: {EXPECTED - script}"
 
 
