@@ -123,3 +123,15 @@ def test_queries_lists_public_and_examples_and_all_adds_the_internal_ones():
     as_json = {q["name"]: q for q in json.loads(cli("queries", "--json").stdout)}
     assert as_json["instance_references"]["params"] == [{"name": "uid", "required": True}]
     assert as_json["data_counts"]["visibility"] == "public"
+
+
+def test_a_result_at_its_limit_says_it_may_be_cut(tmp_path):
+    from dicom_graph.model.store import open_store
+
+    db = str(tmp_path / "g.db")
+    open_store(db=db, read_only=False, create=True).close()
+    query = "UNWIND range(1, 5) AS x RETURN x LIMIT $limit"
+    cut = cli("query", query, "-p", "limit=2", "--db", db)
+    assert cut.returncode == 0 and "2 rows, the query's limit: there may be more" in cut.stderr
+    whole = cli("query", query, "-p", "limit=10", "--db", db)
+    assert whole.returncode == 0 and "limit" not in whole.stderr

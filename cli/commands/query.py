@@ -44,6 +44,9 @@ def query(
         with open_for(db, neo4j, write=write) as store:
             result = store.query(text(store.dialect), params, write=write, timeout_s=timeout)
         typer.echo(render(result, fmt), nl=False)
+        limit = params.get("limit")
+        if isinstance(limit, int) and len(result.records()) >= limit:  # a cut answer says it is cut
+            typer.echo(f"dicom-graph: {limit:,} rows, the query's limit: there may be more (-p limit=N)", err=True)
 
     guarded(body)
 
