@@ -135,7 +135,9 @@ NODE_TYPES: tuple[NodeType, ...] = (
         "content_hash": STRING, "conflicting_hashes": STRING_LIST, "invalid_values": STRING_LIST,
         "modules_present": STRING_LIST, "modules_missing": STRING_LIST,
         "type1_missing": STRING_LIST, "type1_empty": STRING_LIST, "type2_missing": STRING_LIST,
-        "conformant": BOOL, "conditions_not_evaluated": INT64,  # + findings (loader/dataset/findings.py):
+        "conformant": BOOL, "conditions_not_evaluated": INT64,
+        "conditions_undecided": STRING_LIST,  # which: 'Module>Keyword', 'Module>Path>Keyword' or a C module
+        # + findings (loader/dataset/findings.py):
         **{c: STRING_LIST for c in FINDING_COLUMNS},  # parallel lists, one finding per position
         # a copy read from a cut or damaged file (never replaces a complete one: loader/ingest/resolve.py);
         # path_hex: the path's bytes when they are not UTF-8 (`path` is then their escaped text form)

@@ -124,3 +124,14 @@ def test_findings_keep_the_modules_attribute_order_and_each_attribute_is_reporte
     assert rows == [("First", "PatientID", "missing"), ("First", "CodeValue", "missing"),
                     ("First", "Modality", "empty"), ("First", "PatientName", "missing"),
                     ("Second", "AccessionNumber", "missing")]
+
+
+def test_a_1c_attribute_present_and_empty_is_a_finding_whatever_its_condition():
+    """PS3.5 7.4.2: a Type 1C attribute has Type 1's requirements under its condition and is left out
+    otherwise, so one that is there with no value is wrong either way (dciodvfy reports it too)."""
+    ds = _ds(FrameIncrementPointer=0x00181065, Modality="MR", RescaleSlope=None, RescaleType=None)
+    result = check(CINE_IOD, _present(ds), ds)
+    rows = set(zip(result["finding_keyword"], result["finding_problem"], strict=True))
+    assert ("RescaleSlope", "empty") in rows  # its condition (Modality CT) is false
+    assert ("RescaleType", "empty") in rows  # its condition cannot be decided
+    assert result["conditions_not_evaluated"] == len(result["conditions_undecided"])

@@ -6,8 +6,9 @@ errors for Type 1, 1C, 2 and 2C at the top level and one sequence level down are
 found", unreadable, an assertion that aborts it) are left out, and so are files whose instance the graph
 keeps from another copy (one SOP Instance UID in several files). Precision and recall per level and type
 are printed (-s); the floors asserted are the top-level figures reached, never copied from dciodvfy, and
-recall without dciodvfy's findings on conditions the standard states in prose (which dciodvfy decides by
-its own reading, and the graph counts as not evaluated).
+recall without dciodvfy's findings on conditions the graph could not decide on that instance (which
+dciodvfy decides by its own reading, e.g. Laterality without a Body Part Examined, and the graph counts as
+not evaluated).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
-import pydicom
 import pytest
 
 from dicom_graph.loader.ingest import run_ingest
@@ -59,13 +59,12 @@ def _figures(ours: set[Key], theirs: set[Key]) -> tuple[float, float]:
 
 
 def _undecidable(store: GraphStore, keys: set[Key]) -> set[Key]:
-    """dciodvfy's findings on a 1C/2C whose condition the graph holds as not machine-decidable for that
-    file's SOP class (Laterality: 'if the body part examined is a paired structure'): not evaluated."""
-    prose = {(r["sop_class_uid"], r["path"] or "", r["keyword"]) for r in store.run("conformance_requirements").records()
-             if (r["type"] or "").endswith("C") and r["decidable"] is False}
-    classes = {f: str(pydicom.dcmread(f, stop_before_pixels=True, force=True).get("SOPClassUID", ""))
-               for f in {k[0] for k in keys}}
-    return {k for k in keys if (classes[k[0]], k[1], k[2]) in prose}
+    """dciodvfy's findings on a 1C/2C attribute whose condition the graph could not tell on that instance
+    (its `conditions_undecided`: e.g. Laterality where Body Part Examined is absent, so 'if the body part
+    examined is a paired structure' is unknown): not evaluated, never a failure."""
+    undecided = {str(Path(r["file"]).resolve()): {u.rsplit(">", 1)[-1] for u in r["undecided"] or [] if u.count(">") == 1}
+                 for r in store.run("conformance_checked").records() if r["file"]}
+    return {k for k in keys if k[2] in undecided.get(k[0], set())}
 
 
 def _table(ours: set[Key], theirs: set[Key]) -> list[str]:
@@ -97,10 +96,12 @@ def test_findings_agree_with_dciodvfy(store: GraphStore, corpus: Path, tmp_path:
     prose = _undecidable(store, top_theirs - top_ours)
     _, recall_decidable = _figures(top_ours, top_theirs - prose)
     print(f"top level: precision {precision:.3f}, recall {recall:.3f}; without the {len(prose)} dciodvfy findings on "
-          f"conditions the standard states in prose (not evaluated here): recall {recall_decidable:.3f}")
+          f"conditions the graph could not decide on the instance (not evaluated): recall {recall_decidable:.3f}")
     print("ours only:", Counter(k[1:] for k in top_ours - top_theirs).most_common(12))
     print("theirs only:", Counter(k[1:] for k in top_theirs - top_ours).most_common(12))
+    print("nested, ours only:", Counter(k[1:] for k in ours - theirs if k[1]).most_common(6))
+    print("nested, theirs only:", Counter(k[1:] for k in theirs - ours if k[1]).most_common(6))
     assert precision >= 0.99, sorted(top_ours - top_theirs)[:20]
-    assert recall >= 0.89, sorted(top_theirs - top_ours)[:20]
-    assert recall_decidable >= 0.98, sorted(top_theirs - top_ours - prose)[:20]
+    assert recall >= 0.90, sorted(top_theirs - top_ours)[:20]
+    assert recall_decidable >= 0.99, sorted(top_theirs - top_ours - prose)[:20]
     assert all(k[4] in ("missing", "empty") and k[3] in ("1", "1C", "2", "2C") for k in ours)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from pydicom.dataset import Dataset
 
-from dicom_graph.loader.dataset.conformance import requirements_from_rows
+from dicom_graph.loader.dataset.conformance import (AttributeRequirement, IodRequirements, ModuleRequirement, check,
+                                                    requirements_from_rows)
 from dicom_graph.loader.standard import gdcm_conditions, highdicom_standard
 from dicom_graph.loader.standard.catalog import StandardCatalog
 from dicom_graph.loader.standard.packages import build_offline_catalog
@@ -41,7 +43,38 @@ def test_sr_content_items_are_conditional_on_their_value_type(catalog: StandardC
     assert nested["type"] == "1C" and nested["decidable"]
     pixel = catalog.contains[("image-pixel", tag["PixelData"], "")]
     assert pixel["condition"].startswith("Required if Pixel Data Provider URL") and pixel["decidable"]
-    assert catalog.contains[("general-series", tag["Laterality"], "")]["decidable"] is False  # "paired structure"
+
+
+
+def test_laterality_reads_paired_structures_from_body_part_examined(catalog: StandardCatalog) -> None:
+    """PS3.3 C.7.3.1: Laterality 2C 'if the body part examined is a paired structure and Image Laterality
+    or Frame Laterality are not sent': decided from Body Part Examined where its term says paired or not,
+    and not evaluated where it is absent or no defined term (as a wrong finding is worse than none)."""
+    row = catalog.contains[("general-series", catalog.keyword_tags["Laterality"], "")]
+    assert row["condition"].startswith("Required if the body part examined is a paired structure")
+    laterality = AttributeRequirement("Laterality", "00200060", "2C", "", row["condition"],
+                                      json.loads(row["condition_expr"]))
+    iod = IodRequirements((ModuleRequirement("General Series", "M", frozenset({"Laterality", "BodyPartExamined"}),
+                                             (laterality,), None, "general-series"),), {})
+
+    def outcome(**elements: object) -> tuple[bool, int]:
+        ds = Dataset()
+        for keyword, value in elements.items():
+            setattr(ds, keyword, value)
+        result = check(iod, {e.keyword: bool(e.value) for e in ds}, ds)
+        return "Laterality" in result["finding_keyword"], result["conditions_not_evaluated"]
+
+    assert outcome(BodyPartExamined="BREAST") == (True, 0)
+    assert outcome(BodyPartExamined="LUNG", Laterality="") == (False, 0)  # Type 2: empty is fine
+    assert outcome(BodyPartExamined="BREAST", ImageLaterality="L") == (False, 0)
+    frame = Dataset()
+    frame.FrameAnatomySequence = [Dataset()]
+    frame.FrameAnatomySequence[0].FrameLaterality = "R"
+    assert outcome(BodyPartExamined="KNEE", SharedFunctionalGroupsSequence=[frame]) == (False, 0)
+    assert outcome(BodyPartExamined="CHEST") == (False, 0)  # unpaired
+    assert outcome() == (False, 1)  # no body part: paired or not cannot be told
+    assert outcome(BodyPartExamined="WHOLE BODY") == (False, 1)  # not a defined term (WHOLEBODY is)
+    assert outcome(ImageLaterality="L") == (False, 0)  # one false conjunct decides, unknown body part or not
 
 
 def test_sc_equipment_modality_overrides_general_series(catalog: StandardCatalog) -> None:

@@ -42,7 +42,7 @@ class Evaluation:
         self.modules_present, self.macro_tags, self.iod_types = modules_present, macro_tags, iod_types
         self.findings: list[tuple[str, str, str, str, str, str, str]] = []
         self.seen: set[tuple[str, str]] = set()
-        self.not_evaluated = 0
+        self.undecided: list[str] = []  # 'Module>Keyword' (nested: 'Module>Path>Keyword'), or a C module's name
         self.items: dict[str, list[Any]] = {}  # top-level sequence keyword -> its items
         self.filled = frozenset(k for k, v in present.items() if v)  # top-level keywords with a value
 
@@ -151,7 +151,9 @@ def evaluate_module(module: str, attributes: tuple[AttributeRequirement, ...], p
             problem = _problem(attr, state)
             if problem is None:
                 continue
-            if attr.type.endswith("C"):
+            if attr.type.endswith("C") and not (attr.type == "1C" and problem == "empty"):
+                # a 1C attribute that is there is held to Type 1 whatever its condition: PS3.5 7.4.2 gives it
+                # Type 1's requirements under the condition and has it left out otherwise
                 applies = holds_or_none(attr.expr, ev, chain) if attr.expr else None
                 if applies is None:
                     undecided = True
@@ -163,4 +165,4 @@ def evaluate_module(module: str, attributes: tuple[AttributeRequirement, ...], p
                                 attr.condition if attr.type.endswith("C") else ""))
             break
         if undecided and (attr.path, attr.keyword) not in ev.seen:
-            ev.not_evaluated += 1
+            ev.undecided.append(">".join(p for p in (module, attr.path, attr.keyword) if p))

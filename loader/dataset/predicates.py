@@ -39,11 +39,10 @@ class Scope:
 def holds(pred: dict[str, Any], scope: Scope) -> bool:
     """Whether `pred` holds; raises Undecided when it cannot be told."""
     op = pred.get("op")
-    if op in ("and", "or", "not"):
-        results = [holds(arg, scope) for arg in pred.get("args") or []]
-        if op == "and":
-            return all(results)
-        return any(results) if op == "or" else not results[0]
+    if op in ("and", "or"):
+        return _connective(op == "and", pred.get("args") or [], scope)
+    if op == "not":
+        return not holds((pred.get("args") or [{}])[0], scope)
     if op == "iod_requires":
         if scope.iod_types.get(str(pred.get("keyword"))) in ("1", "2"):
             return True
@@ -64,7 +63,37 @@ def holds(pred: dict[str, Any], scope: Scope) -> bool:
         return not elems
     if op in ("equals", "not_equals", "greater"):
         return any(_compare(op, elem, pred) for elem in elems)
+    if op == "member":
+        return _member(elems, pred)
     raise Undecided(f"unknown operator {op!r}")
+
+
+def _connective(conjunction: bool, args: list[dict[str, Any]], scope: Scope) -> bool:
+    """and / or over three values: one false conjunct (one true disjunct) decides, whatever the others;
+    otherwise an undecided argument leaves the whole undecided."""
+    undecided: Undecided | None = None
+    for arg in args:
+        try:
+            if holds(arg, scope) is not conjunction:
+                return not conjunction
+        except Undecided as exc:
+            undecided = exc
+    if undecided is not None:
+        raise undecided
+    return conjunction
+
+
+def _member(elems: list[Any], pred: dict[str, Any]) -> bool:
+    """A value in the vocabulary's terms: true; every value among its other terms: false; a value in
+    neither list, or none at all, cannot be told (e.g. Body Part Examined absent: paired or not?)."""
+    values = [str(v).strip() for elem in elems for v in _values(elem)]
+    if not values:
+        raise Undecided(f"{pred.get('keyword')} has no value")
+    if any(v in (pred.get("values") or []) for v in values):
+        return True
+    if all(v in (pred.get("not_values") or []) for v in values):
+        return False
+    raise Undecided(f"{pred.get('keyword')} {values} is in neither list of {pred.get('vocabulary')}")
 
 
 def _tag(pred: dict[str, Any]) -> int:

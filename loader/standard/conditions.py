@@ -18,7 +18,13 @@ The expression (stored as compact JSON in `condition_expr`):
          | {"op": "module_present", "module": "palette-color-lookup-table"}
          | {"op": "iod_requires", "tag": ..., "keyword": ...}   # a mandatory module of the IOD types it 1 or 2
          | {"op": "macro_present", "macro": "pixel-measures"}
+         | {"op": "member", "tag": ..., "keyword": ..., "values": [...], "not_values": [...],
+            "vocabulary": "body_part_laterality.csv"}  # true in values, false in not_values, else undecided
          | {"op": "and" | "or", "args": [PRED, ...]} | {"op": "not", "args": [PRED]}
+
+A text the grammar has no words for (a vocabulary such as "a paired structure", a place inside the
+functional groups) is restated by a curated row as the expression itself, in JSON (attribute_conditions.csv
+`parse_as`); its `vocabulary` names the curated table whose terms fill `values` / `not_values`.
 
 A tag is looked up in the sequence item holding the conditioned attribute, then in the enclosing items
 out to the top-level data set. `equals` and `greater` are false when the attribute is absent; AT values
@@ -35,7 +41,7 @@ from typing import Any, Iterable
 
 from pydicom.datadict import dictionary_description, dictionary_has_tag, dictionary_keyword
 
-from .curated import slugify
+from .curated import slugify, table
 
 _TAG = re.compile(r"\(([0-9A-Fa-f]{4}),\s*([0-9A-Fa-f]{4})\)")
 _LEAD = re.compile(r"^(?:[–-]\s*)?(?:Required|Shall be present|Is required|Present)\s+"
@@ -107,10 +113,26 @@ def parse(text: str | None, modules: Iterable[str] = (), macros: Iterable[str] =
     """Parse one condition text; `modules` / `macros` are the keys a named module or macro may resolve to."""
     if not text or not text.strip():
         return Parsed(None, "no condition text")
+    if text.lstrip().startswith("{"):
+        return Parsed(_vocabularies(json.loads(text)), None)
     try:
         return Parsed(_parse(_norm(text), frozenset(modules), frozenset(macros)), None)
     except _Undecidable as exc:
         return Parsed(None, str(exc))
+
+
+def _vocabularies(expr: Any) -> Any:
+    """A curated expression with each `vocabulary` named by a member test filled from its table."""
+    if isinstance(expr, list):
+        return [_vocabularies(e) for e in expr]
+    if not isinstance(expr, dict):
+        return expr
+    out = {k: _vocabularies(v) for k, v in expr.items()}
+    if out.get("op") == "member" and out.get("vocabulary"):
+        rows = table(str(out["vocabulary"]))
+        out["values"] = sorted(r["term"] for r in rows if r["paired"] == "yes")
+        out["not_values"] = sorted(r["term"] for r in rows if r["paired"] == "no")
+    return out
 
 
 def _parse(text: str, modules: frozenset[str], macros: frozenset[str]) -> dict[str, Any]:
