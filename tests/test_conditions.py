@@ -85,3 +85,10 @@ def test_undecidable_conditions_say_why(text: str, why: str) -> None:
     assert not got.decidable and got.expr is None
     assert why in (got.reason or "")
     assert got.props() == {"condition_expr": None, "decidable": False, "undecidable_reason": got.reason}
+
+
+def test_a_tag_the_dictionary_does_not_know_is_not_decided():
+    """PS3.3 of 2020 prints Illumination Color Code Sequence as (0048,ee08) (it is (0048,0108)): read as
+    written, 'absent' would hold on every file and make Illumination Wave Length required everywhere."""
+    parsed = parse("Required if Illumination Color Code Sequence (0048,ee08) is not present. May be present otherwise.")
+    assert not parsed.decidable and "(0048,EE08) is not in the data dictionary" in (parsed.reason or "")

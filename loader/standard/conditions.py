@@ -226,7 +226,9 @@ def _leaves(clauses: list[tuple[str, str]], joins: list[str]) -> list[dict[str, 
 
 
 def _leaf(tag: str, op: str, values: list[Any] | None = None, index: int | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"op": op, "tag": tag, "keyword": dictionary_keyword(int(tag, 16)) if _name(tag) else None}
+    if not _name(tag):  # a typo in the text ("(0048,ee08)" for (0048,0108) in PS3.3 of 2020): nothing to read
+        raise _Undecidable(f"({tag[:4]},{tag[4:]}) is not in the data dictionary")
+    out: dict[str, Any] = {"op": op, "tag": tag, "keyword": dictionary_keyword(int(tag, 16))}
     if values is not None:
         out["values"] = values
     if index is not None:

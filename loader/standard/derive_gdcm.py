@@ -11,7 +11,7 @@ conditional include:
     python -m dicom_graph.loader.standard.derive_gdcm Part3.xml > loader/standard/data/gdcm_attribute_conditions.csv
 
 where Part3.xml is `git show HEAD:Source/InformationObjectDefinition/Part3.xml` of malaterre/GDCM
-(provenance: data/GDCM-PROVENANCE.md). The load (gdcm_conditions.py) applies a row only where the
+(provenance: data/GDCM-PROVENANCE.md). The load (attribute_conditions.py) applies a row only where the
 current type table agrees.
 """
 
@@ -32,7 +32,7 @@ _REQUIRED = re.compile(r"(?:Required|Shall be present)\s+(?:if|when|only if|for)
                        r"Defined Terms?:|Note:|$)", re.S)
 _IFF = re.compile(r"\bif and only if (.+?)\.?$", re.I)
 _IFF_VALUE = re.compile(r"^Required if and only if (Value Type \(0040,A040\)) is (\w+)\.$")
-_COLUMNS = ("module", "tag", "path", "keyword", "own_type", "type", "condition")
+COLUMNS = ("module", "tag", "path", "keyword", "own_type", "type", "condition")
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class Row:
     condition: str
 
 
-def _keyword(tag: str) -> str:
+def keyword(tag: str) -> str:
     """The dictionary keyword, or '' for a tag this pydicom does not know (GDCM has some typos)."""
     return dictionary_keyword(int(tag, 16)) if dictionary_has_tag(int(tag, 16)) else ""
 
@@ -96,7 +96,7 @@ def _expand(table: ET.Element, tables: dict[str, ET.Element], depth0: int, stack
             text = condition_of(child.findtext("description") or "")
             type_, condition = _wrap(own, text, include_condition)
             rows.append(Row(tag, path, own, type_, condition))
-            stack.append(_keyword(tag) or tag)
+            stack.append(keyword(tag) or tag)
         elif child.tag == "include":
             ref = child.get("ref") or ""
             depth, text = _depth(ref)
@@ -119,7 +119,7 @@ def derive(root: ET.Element) -> list[dict[str, str]]:
         for row in _expand(module, tables, 0, [], "", (module.get("table", ""),)):
             if row.type in ("1C", "2C"):
                 out.append({"module": slugify(name), "tag": row.tag, "path": ">".join(row.path),
-                            "keyword": _keyword(row.tag), "own_type": row.own_type,
+                            "keyword": keyword(row.tag), "own_type": row.own_type,
                             "type": row.type, "condition": row.condition})
     return out
 
@@ -147,7 +147,7 @@ def merged(rows: list[dict[str, str]]) -> list[dict[str, str]]:
 
 def main(argv: list[str]) -> int:
     root = ET.parse(argv[1]).getroot()
-    writer = csv.DictWriter(sys.stdout, fieldnames=_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(merged(derive(root)))
     return 0

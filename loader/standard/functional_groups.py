@@ -18,6 +18,7 @@ annotate(cat) then parses every condition in the catalog (conditions.parse) into
 from __future__ import annotations
 
 import csv
+import gzip
 import re
 from functools import lru_cache
 from importlib import resources
@@ -38,8 +39,9 @@ _NO_TEXT_CONTAINS = ("no condition text offline: highdicom's module tables give 
 
 @lru_cache(maxsize=None)
 def vendored(name: str) -> tuple[dict[str, str], ...]:
-    """A vendored innolitics table (no `cites` column: the provenance file covers every row)."""
-    text = (resources.files(curated.DATA_PACKAGE) / name).read_text(encoding="utf-8")
+    """A vendored table, gzipped where it is large (no `cites` column: its provenance file covers every row)."""
+    raw = (resources.files(curated.DATA_PACKAGE) / name).read_bytes()
+    text = (gzip.decompress(raw) if name.endswith(".gz") else raw).decode("utf-8")
     return tuple(dict(r) for r in csv.DictReader(text.splitlines()))
 
 
@@ -130,14 +132,15 @@ def _macro_sequence_type(usage: str, condition: str, where: str, item: str, tag:
     if usage == "U":
         return {"type": "3", "condition": None}
     if where != "either":
-        return ({"type": "1", "condition": None} if usage == "M" else {"type": "1C", "condition": condition})
+        return ({"type": "1", "condition": None} if usage == "M"
+                else {"type": "1C", "condition": condition, "condition_source": EDITION})
     other = _OTHER[item]
     if usage == "M":
         text = (f"Required if {sequence} is not present in the {other} item(s): a mandatory functional group "
                 f"goes in the Shared or in the Per-frame Functional Groups Sequence, not both (PS3.3 C.7.6.16)")
     else:
         text = f"{condition} In the {item} item only if not in the {other} item(s) (PS3.3 C.7.6.16)."
-    return {"type": "1C", "condition": text,
+    return {"type": "1C", "condition": text, "condition_source": EDITION,
             "condition_expr_override": {"other": other, "tag": tag, "keyword": sequence, "usage": usage,
                                         "condition": condition}}
 

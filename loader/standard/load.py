@@ -87,7 +87,7 @@ def load_standard(store: Any, docbook_dir: str | Path | None = None, progress: P
 
     summary = {
         "conditions": condition_counts(catalog),
-        "attribute_conditions": catalog.reports.get("gdcm", {}),
+        "attribute_conditions": catalog.reports.get("attribute_conditions", {}),
         "optional_macros_presented_mandatory": presented_mandatory(catalog),
         "nodes": {label: counts[label] for label in NODE_TABLES},
         "relationships": {k: v for k, v in counts.items() if k not in NODE_TABLES},
@@ -127,11 +127,13 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"  conditions on {rel}: {c['conditional']:,} conditional, {c['with_text']:,} with the "
                      f"standard's text, {c['decidable']:,} machine-decidable ({share:.0f} %; {of_text:.0f} % of "
                      f"those with text)")
-    gdcm = summary.get("attribute_conditions") or {}
-    if gdcm:
-        lines.append(f"  1C/2C texts of PS3.3 2008 (GDCM): {gdcm['matched_same_type']:,} applied where module, attribute "
-                     f"and type agree with the current tables, {gdcm['conditional_include']:,} Type 1/2 made 1C/2C by "
-                     f"their macro's conditional include, {gdcm['type_disagrees']:,} not applied (types disagree), "
-                     f"{gdcm['curated']:,} curated")
+    texts = summary.get("attribute_conditions") or {}
+    for edition, n in texts.get("editions", {}).items():
+        lines.append(f"  1C/2C texts of {edition}: {n['matched_same_type']:,} applied where module, attribute and type "
+                     f"agree with the current tables, {n['conditional_include']:,} Type 1/2 made 1C/2C by their "
+                     f"macro's conditional include, {n['type_disagrees']:,} not applied (types disagree)")
+    if texts:
+        lines.append(f"  1C/2C attributes with the standard's text: {texts['with_text']:,} of "
+                     f"{texts['contains_conditional']:,} ({texts['curated']:,} curated rows)")
     lines.append("  sources: " + "; ".join(f"{k}: {v}" for k, v in sorted(summary["sources"].items())))
     return "\n".join(lines)

@@ -19,7 +19,7 @@ import pynetdicom
 from pydicom.datadict import DicomDictionary, RepeatersDictionary
 from pydicom.uid import UID_dictionary
 
-from . import curated, functional_groups, gdcm_conditions, highdicom_standard
+from . import curated, functional_groups, attribute_conditions, highdicom_standard
 from .catalog import StandardCatalog
 
 _USAGE_RANK = {"M": 2, "U": 1, "": 0}
@@ -100,8 +100,8 @@ def build_offline_catalog() -> StandardCatalog:
     _add_uids(cat, src)
     _add_highdicom(cat, src["highdicom"])
     _add_normalized_iods(cat, src["curated"])
-    cat.reports["gdcm"] = gdcm_conditions.apply(cat)
-    cat.reports["innolitics"] = functional_groups.apply(cat)
+    cat.reports["innolitics"] = functional_groups.apply(cat)  # first: it places the macros' attributes
+    cat.reports["attribute_conditions"] = attribute_conditions.apply(cat)
     assign_sop_class_facts(cat, src)
     cat.prune()
     functional_groups.annotate(cat)
