@@ -50,3 +50,7 @@ def test_a_module_present_by_a_sequence_is_not_called_absent(instance: dict) -> 
     assert "Contrast/Bolus" in titles and "absent" not in titles["Contrast/Bolus"]
     for module in instance["modules_missing"] or []:
         assert module in titles and titles[module].endswith("— absent"), (module, titles.get(module))
+    # what could not be decided on this instance is named on the page, not left to look like a pass
+    assert instance["undecided"], "this CT has conditions the graph cannot decide (e.g. Laterality without Body Part Examined)"
+    shown = " ".join(c.value for c in at.caption)
+    assert "Not evaluated" in shown and all(u in shown for u in instance["undecided"])

@@ -140,6 +140,9 @@ if uid:
             st.warning("Not complete: " + "; ".join(
                 f"{name.replace('_', ' ')}: {', '.join(f[name])}" for name in
                 ("modules_missing", "type1_missing", "type1_empty", "type2_missing") if f.get(name)))
+        if f.get("undecided"):
+            st.caption("Not evaluated (a condition that cannot be told on this instance, never a failure): "
+                       + ", ".join(f["undecided"]))
         if f.get("conformant") is not None and not f.get("conformant"):
             with st.expander("Findings: attribute, module, type, problem, and the condition that made it required"):
                 graph.findings_table(graph.frame(graph.run("conformance_findings", sop_instance_uid=uid, limit=5000)))

@@ -112,7 +112,7 @@ register(
                "RETURN i.SOPInstanceUID AS uid, i.SOPClassUID AS sop_class_uid, i.conformant AS conformant, "
                "i.modules_present AS modules_present, i.modules_missing AS modules_missing, "
                "i.type1_missing AS type1_missing, i.type1_empty AS type1_empty, "
-               "i.type2_missing AS type2_missing",
+               "i.type2_missing AS type2_missing, i.conditions_undecided AS undecided",
     ),
     NamedQuery(
         name="conformance_findings",
