@@ -39,9 +39,9 @@ from .base import StoreError
 
 # a reader's first and longest pause between attempts while the writer holds the lock (seconds)
 _FIRST_PAUSE_S = 0.002
-_LONGEST_PAUSE_S = 0.05
+_LONGEST_PAUSE_S = 0.02
 # how long a writer lets waiting readers go first, per statement, before it takes its turn (seconds)
-WRITER_YIELD_S = 0.2
+WRITER_YIELD_S = 0.1
 
 
 class GraphLock:
