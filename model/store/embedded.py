@@ -21,7 +21,6 @@ from typing import Any
 from .. import schema
 from .base import (VERSION_QUERY, GraphNotFound, QueryError, QueryResult, ReadOnlyError, StoreError, plain,
                    quote)
-from .embedded_lock import GraphLock
 from .embedded_types import DDL_TYPES
 from .embedded_bulk import EmbeddedBulk
 
@@ -42,7 +41,6 @@ class EmbeddedStore(EmbeddedBulk):
                     f"`dicom-graph ingest PATH` (or pass --db)")
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._graph_lock = GraphLock(self.path)
         self._columns = {}
         self.reopens = 0
         self._open()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
 
@@ -25,7 +24,6 @@ import psutil
 
 from .. import schema
 from .base import GraphStore, QueryError, ReadOnlyError, StoreError, first_line, quote
-from .embedded_lock import GraphLock
 from .embedded_types import DDL_TYPES
 
 T = TypeVar("T")
@@ -70,7 +68,6 @@ class EmbeddedConnection(GraphStore):
     reopens: int
     _lock: threading.RLock
     _columns: dict[str, set[str]]
-    _graph_lock: GraphLock
 
     def _open(self) -> None:
         self._used = False  # has this open run a statement (pinning what it touched)?
@@ -80,10 +77,9 @@ class EmbeddedConnection(GraphStore):
 
     def _database(self) -> ladybug.Database:
         try:
-            with self._turn():  # a read-only open replays the WAL: no checkpoint may start under it
-                return ladybug.Database(str(self.path), read_only=self.read_only,
-                                        buffer_pool_size=buffer_pool_bytes(),
-                                        max_num_threads=0 if self.read_only else 1)
+            return ladybug.Database(str(self.path), read_only=self.read_only,
+                                    buffer_pool_size=buffer_pool_bytes(),
+                                    max_num_threads=0 if self.read_only else 1)
         except RuntimeError as exc:
             message = first_line(exc)
             if self.read_only and _checkpointing(message):
@@ -115,27 +111,18 @@ class EmbeddedConnection(GraphStore):
     def describe(self) -> str:
         return str(self.path)
 
-    def _turn(self) -> AbstractContextManager[None]:
-        """This store's turn at the graph's files (embedded_lock.py): the writer's alone, readers' together."""
-        if self.read_only:
-            return self._graph_lock.shared(time.monotonic() + READER_WAIT_S)
-        return self._graph_lock.exclusive()
-
     def close(self) -> None:
         with self._lock:
             if getattr(self, "_conn", None) is not None:
-                self._close_database()
-
-    def _close_database(self) -> None:
-        """A writer's close checkpoints; a reader's touches no file, so it never waits for the writer."""
-        with self._turn() if not self.read_only else nullcontext():
-            self._conn.close()
-            self._db.close()
-            self._conn = None
+                self._conn.close()
+                self._db.close()
+                self._conn = None
 
     def _reopen(self) -> None:
         """Close and reopen the database: releases what statements pinned (never inside a transaction)."""
-        self._close_database()
+        self._conn.close()
+        self._db.close()
+        self._conn = None
         self._open()
         self.reopens += 1
 
@@ -153,8 +140,7 @@ class EmbeddedConnection(GraphStore):
             raise StoreError("the graph is closed")
         self._used = True
         try:
-            with self._turn():
-                return self._conn.execute(cypher, params or {})
+            return self._conn.execute(cypher, params or {})
         except RuntimeError as exc:
             message = first_line(exc)
             if self.read_only and _checkpointing(message):  # before "read-only": the message says both
