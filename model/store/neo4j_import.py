@@ -43,6 +43,7 @@ HEADER_TYPES: dict[ValueType, str] = {**_SCALAR, **{lst: _SCALAR[item] + "[]"
 class ImportFiles:
     """The files written, grouped as the tool takes them (one `--nodes` / `--relationships` each)."""
 
+    folder: Path
     nodes: list[Path] = field(default_factory=list)
     relationships: list[Path] = field(default_factory=list)
     rows: int = 0
@@ -54,7 +55,9 @@ class ImportFiles:
         self.rows += rows
 
     def command(self, admin: str, database: str) -> list[str]:
+        # the tool's report (bad entries) goes beside its input, not into whatever the working directory is
         return [admin, "database", "import", "full", database, "--input-type=parquet",
+                f"--report-file={self.folder / 'import.report'}",
                 *(f"--nodes={p}" for p in self.nodes), *(f"--relationships={p}" for p in self.relationships)]
 
 
@@ -101,7 +104,7 @@ def write_import(plan: BulkPlan, folder: Path, extra_nodes: dict[str, pa.Table])
     import pyarrow.parquet as pq
 
     folder.mkdir(parents=True, exist_ok=True)
-    files = ImportFiles()
+    files = ImportFiles(folder)
 
     def put(kind: str, table: pa.Table) -> Path:
         path = folder / f"{kind}-{len(files.nodes) + len(files.relationships):06d}.parquet"
