@@ -117,3 +117,34 @@ def test_corpus_admin_import_reproduces_the_oracle(imported, corpus, tmp_path, m
         with _ingested(paths, tmp_path) as ingested:
             assert graph.stats() == ingested.stats()
         oracle_checks.test_corpus_reproduces_oracle((graph, summary), corpus)
+
+
+TYPES = ("MATCH (n) UNWIND keys(n) AS k RETURN labels(n)[0] AS label, k, valueType(n[k]) AS type, count(*) AS n "
+         "ORDER BY label, k, type")
+REL_TYPES = ("MATCH ()-[r]->() UNWIND keys(r) AS k RETURN type(r) AS t, k, valueType(r[k]) AS type, count(*) AS n "
+             "ORDER BY t, k, type")
+
+
+@pytest.mark.neo4j
+def test_admin_import_writes_the_property_types_the_unwind_load_writes(imported, pydicom_corpus, tmp_path,
+                                                                       monkeypatch):
+    """Every property of every label and type, with its Neo4j value type and how many hold it, as the
+    store's own UNWIND ... MERGE load (on the shared server) writes them: so every query reads alike."""
+    from .conftest import make_store
+
+    unwind = make_store("neo4j", tmp_path)  # the shared server, emptied
+    state, shards = imported
+    try:
+        uri = _import_and_serve(state, shards, [str(pydicom_corpus)], chunk_files=25)
+        run_load(unwind, str(shards))
+        monkeypatch.setenv("NEO4J_PASSWORD", PASSWORD)
+        with open_store(neo4j=uri, read_only=False, create=True) as graph:
+            run_load(graph, str(shards))
+            ours, theirs = ([[r for r in g.query(q).rows if r[0] != "GraphVersion"] for q in (TYPES, REL_TYPES)]
+                            for g in (graph, unwind))
+            assert ours == theirs
+            assert len(ours[0]) > 100 and {"DATE NOT NULL", "LIST<STRING NOT NULL> NOT NULL", "FLOAT NOT NULL",
+                                            "LOCAL DATETIME NOT NULL"} <= {r[2] for r in ours[0]}
+    finally:
+        unwind.clear()
+        unwind.close()
