@@ -71,7 +71,7 @@ def _import_and_serve(state: Path, shards: Path, paths: list[str], chunk_files: 
     # the tool's own refusal (the database exists now) is one line, and leaves the import as it was
     twice = _cli(state, *admin)
     assert twice.returncode == 1 and len(twice.stderr.splitlines()) == 1, twice.stderr
-    assert "import full neo4j failed (exit 70): Database already exist" in twice.stderr
+    assert "(database import full) failed (exit 70): Database already exist" in twice.stderr
     start = subprocess.run(["bash", str(CI / "neo4j-start")], capture_output=True, text=True, timeout=300,
                            env=_env(state, NEO4J_KEEP_DATA="1", NEO4J_HEAP="1g", NEO4J_PAGECACHE="256m"))
     assert start.returncode == 0, start.stderr

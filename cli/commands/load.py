@@ -13,8 +13,9 @@ from dicom_graph.common import DbOption, Neo4jOption, fail, guarded, open_for
 
 ImportDirOption = Annotated[Optional[Path], typer.Option(
     "--neo4j-import-dir", show_default=False,
-    help="Write the load as `neo4j-admin database import full` input (Parquet) into this folder and print "
-         "the command, instead of loading into a running server (default with --neo4j-admin: SHARDS/neo4j-import).")]
+    help="Write the load as `neo4j-admin database import full` input (Parquet, and its arguments in "
+         "import.args) into this folder and print the command, instead of loading into a running server "
+         "(default with --neo4j-admin: SHARDS/neo4j-import).")]
 AdminOption = Annotated[Optional[str], typer.Option(
     "--neo4j-admin", show_default=False,
     help="Also run this neo4j-admin on the written files. The Neo4j database must be stopped (or absent) "
@@ -101,7 +102,9 @@ def _admin_import(shards: Path, folder: Path, admin: str | None, database: str) 
         run_import(command)
         typer.echo(f"neo4j-admin imported them into database {database}")
     else:
-        typer.echo("with the database stopped (or absent), run:\n  " + shlex.join(command))
+        typer.echo(f"with the database stopped (or absent), run:\n  {shlex.join(command)}\n"
+                   f"(the file holds the arguments: {shlex.join(files.arguments(database)[:6])} --nodes=... "
+                   f"--relationships=...)")
     typer.echo(f"then start Neo4j and finish the load (constraints, indexes, the run):\n  "
                f"dicom-graph load {shlex.quote(str(shards))} --neo4j bolt://HOST:7687")
 

@@ -54,11 +54,24 @@ class ImportFiles:
         counts[name] = counts.get(name, 0) + rows
         self.rows += rows
 
-    def command(self, admin: str, database: str) -> list[str]:
+    def arguments(self, database: str) -> list[str]:
         # the tool's report (bad entries) goes beside its input, not into whatever the working directory is
-        return [admin, "database", "import", "full", database, "--input-type=parquet",
+        return ["database", "import", "full", database, "--input-type=parquet",
                 f"--report-file={self.folder / 'import.report'}",
                 *(f"--nodes={p}" for p in self.nodes), *(f"--relationships={p}" for p in self.relationships)]
+
+    def command(self, admin: str, database: str) -> list[str]:
+        """`admin @FOLDER/import.args`: the arguments in a picocli argument file (neo4j-admin reads one),
+        since an archive of 1,000 chunks gives ~8,000 file arguments, too long to show or to paste."""
+        argfile = self.folder / "import.args"
+        argfile.write_text("".join(_argfile_word(a) + "\n" for a in self.arguments(database)), encoding="utf-8")
+        return [admin, f"@{argfile}"]
+
+
+def _argfile_word(word: str) -> str:
+    if not any(c.isspace() or c in "\"'\\#" for c in word):
+        return word
+    return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _header(name: str, type_: ValueType) -> str:
@@ -137,7 +150,7 @@ def run_import(command: list[str]) -> None:
     if done.returncode != 0:
         lines = [line.strip() for line in (done.stderr + "\n" + done.stdout).splitlines()]
         why = next((line for line in lines if line and not line.startswith(_NOT_THE_REASON)), "no output")
-        raise StoreError(f"{shlex.join(command[:5])} failed (exit {done.returncode}): {why}")
+        raise StoreError(f"{shlex.join(command)} (database import full) failed (exit {done.returncode}): {why}")
 
 
 _NOT_THE_REASON = ("at ", "...", "WARNING", "Run with '--verbose'", "Caused by")
