@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Iterable
@@ -36,7 +35,7 @@ class _EmptyGraph:
 
 
 def write_admin_import(out: str, folder: Path) -> ImportFiles:
-    """Fold the shards under `out` and write them as import input under `folder` (emptied first)."""
+    """Fold the shards under `out` and write them as import input into `folder`."""
     t0 = time.monotonic()
     target, manifest, summary = open_shards(out)
     folded = fold(target, [c["id"] for c in manifest["chunks"]], manifest["done"], _EmptyGraph())
@@ -44,7 +43,6 @@ def write_admin_import(out: str, folder: Path) -> ImportFiles:
     started_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     row = run_row(summary, started_at, False, finished=False)
     runs = node_table("IngestRun", [row], sorted(k for k, v in row.items() if v is not None))
-    shutil.rmtree(folder, ignore_errors=True)
     files = write_import(folded.plan, folder, {"IngestRun": runs})
     state = {"run_key": summary.run_key, "set_aside": folded.set_aside, "conflicted": folded.conflicted,
              "elapsed_s": round(time.monotonic() - t0, 3), "nodes": files.node_counts,

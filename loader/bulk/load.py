@@ -65,6 +65,9 @@ def run_load(store: GraphStore, out: str, *, on_rows: Callable[[int, int], None]
     chunk_ids = [c["id"] for c in manifest["chunks"]]
     previous = store.run("ingest_run", key=summary.run_key).records()
     if previous and previous[0].get("status") == IMPORTED:
+        if not (target / ADMIN_STATE).exists():
+            raise LoadError(f"{store.describe()} holds a neo4j-admin import of these shards, but {target} has "
+                            f"no {ADMIN_STATE} (written beside the manifest with the import): finish from those shards")
         state = json.loads((target / ADMIN_STATE).read_text(encoding="utf-8"))
         _check_imported(store, state)
         folded = Folded(BulkPlan(), state["set_aside"], state["conflicted"])

@@ -34,7 +34,11 @@ class Neo4jStore(GraphStore):
         self.database = database
         self.read_only = read_only
         try:
-            self._driver = GraphDatabase.driver(uri, auth=(user, password) if password else None)
+            # notifications off for every session: the driver logs each server notification to stderr
+            # ("property key does not exist" for a property no node has yet, e.g. a run's finished_at on a
+            # store neo4j-admin just imported), which broke the one-line stderr of a failing command
+            self._driver = GraphDatabase.driver(uri, auth=(user, password) if password else None,
+                                                notifications_min_severity="OFF")
             self._driver.verify_connectivity()
         except (nx.ServiceUnavailable, nx.ConfigurationError, ValueError, OSError) as exc:
             raise StoreError(f"cannot reach Neo4j at {uri}: {_message(exc)}") from None

@@ -111,12 +111,15 @@ def _tables(files: dict[str, list[Path]] | dict[tuple[str, str, str], list[Path]
 
 
 def write_import(plan: BulkPlan, folder: Path, extra_nodes: dict[str, pa.Table]) -> ImportFiles:
-    """Write the plan (and `extra_nodes`, the load's own IngestRun) under `folder`, one Parquet file per
-    shard or table; a file's rows are one label or type, so every file is its own header group."""
+    """Write the plan (and `extra_nodes`, the load's own IngestRun) into `folder`, one Parquet file per
+    shard or table, replacing an earlier write's; a file's rows are one label or type, so every file is
+    its own header group."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     folder.mkdir(parents=True, exist_ok=True)
+    for stale in [*folder.glob("nodes-*.parquet"), *folder.glob("stubs-*.parquet"), *folder.glob("rels-*.parquet")]:
+        stale.unlink()  # a previous write's files, and only those: the folder may hold other things
     files = ImportFiles(folder)
 
     def put(kind: str, table: pa.Table) -> Path:
