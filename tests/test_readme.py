@@ -28,7 +28,10 @@ SKIPPED = {
     "docker compose": "needs a Docker engine; test_compose.py validates the file with `docker compose config`",
     "dicom-graph extract /": "an archive path and a Dask scheduler of the user's; test_bulk.py and "
                              "test_bulk_dask.py run extract on pydicom's files and the corpus",
-    "dicom-graph load /": "loads what the extract above wrote; test_bulk.py runs load after extract",
+    "dicom-graph load /": "loads what the extract above wrote; test_bulk.py runs load after extract, "
+                          "test_bulk_admin.py the neo4j-admin route with the CI's Neo4j",
+    "neo4j stop": "the user's own Neo4j server; test_bulk_admin.py stops and starts the CI's",
+    "neo4j start": "the user's own Neo4j server; test_bulk_admin.py stops and starts the CI's",
 }
 # command -> what runs instead, and why
 INSTEAD = {

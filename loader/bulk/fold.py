@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Iterable, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,8 +35,12 @@ from dicom_graph.model import schema
 from dicom_graph.model.arrow import node_table, rel_table
 from dicom_graph.model.bulk import BulkPlan
 
-if TYPE_CHECKING:
-    from dicom_graph.model.store import GraphStore
+
+class HeldKeys(Protocol):
+    """What fold asks of the graph: which definition nodes it already holds (a GraphStore answers; a
+    neo4j-admin import, which fills an empty database, needs no graph: bulk/admin.py)."""
+
+    def existing_keys(self, label: str, keys: Iterable[Any]) -> set[Any]: ...
 
 UNIQUE_PER_CHUNK = ("Instance", "SourceFile")  # one chunk's rows: a file is in one chunk, so is an instance
 
@@ -48,7 +52,7 @@ class Folded:
     conflicted: list[str] = field(default_factory=list)  # instances whose pointers are recounted after
 
 
-def fold(out: Path, chunk_ids: list[int], done: dict[str, Any], store: GraphStore) -> Folded:
+def fold(out: Path, chunk_ids: list[int], done: dict[str, Any], store: HeldKeys) -> Folded:
     uids = {c: _column(shard_paths(out, "nodes/Instance", [c]), schema.node("Instance").key) for c in chunk_ids}
     everything = pa.concat_arrays([u for u in uids.values()]) if uids else pa.array([], pa.string())
     counts = pc.value_counts(everything)
@@ -138,7 +142,7 @@ def _conflict_rows(values: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return conflicts
 
 
-def _stubs(plan: BulkPlan, label: str, pointed: pa.Array, full: pa.Array | None, store: GraphStore) -> None:
+def _stubs(plan: BulkPlan, label: str, pointed: pa.Array, full: pa.Array | None, store: HeldKeys) -> None:
     keys = pc.unique(pointed)
     if full is not None and len(full):
         keys = pc.filter(keys, pc.invert(pc.is_in(keys, value_set=full)))

@@ -23,7 +23,7 @@ import contextlib
 import datetime as dt
 import os
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from dicom_graph.loader.dataset import conformance
 from dicom_graph.loader.dataset.pseudonymize import Pseudonymizer
@@ -155,12 +155,17 @@ def write_run(store: GraphStore, summary: IngestSummary, started_at: dt.datetime
                finished: bool) -> None:
     """The IngestRun node, written when the run starts and when it ends (finished or interrupted)."""
     batch = GraphBatch()
-    batch.add_node("IngestRun", {
+    batch.add_node("IngestRun", run_row(summary, started_at, pseudonymize, finished))
+    store.write(batch)
+
+
+def run_row(summary: IngestSummary, started_at: dt.datetime, pseudonymize: bool, finished: bool) -> dict[str, Any]:
+    """The IngestRun's properties (also what a neo4j-admin import writes for its load: bulk/admin.py)."""
+    return {
         "key": summary.run_key, "started_at": started_at, "status": summary.status,
         "finished_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) if finished else None,
         "paths": summary.paths, "files_seen": summary.files_seen, "files_ingested": summary.files_ingested,
         "files_skipped": summary.files_skipped, "files_rejected": summary.files_rejected,
         "instances_new": summary.instances_new, "instances_updated": summary.instances_updated,
         "elapsed_s": round(summary.elapsed_s, 3), "files_per_s": round(summary.files_per_s, 2),
-        "report_path": summary.report_path, "workers": summary.workers, "pseudonymized": pseudonymize})
-    store.write(batch)
+        "report_path": summary.report_path, "workers": summary.workers, "pseudonymized": pseudonymize}

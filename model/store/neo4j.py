@@ -16,7 +16,7 @@ from neo4j import exceptions as nx
 from neo4j import graph as ng
 from neo4j import time as nt
 
-from .. import schema
+from .. import queries, schema
 from ..batch import GraphBatch, RelGroup
 from ..instance_width import cap_instance_rows
 from .base import (VERSION_QUERY, GraphStore, QueryError, QueryResult, ReadOnlyError, StoreError, WriteSummary,
@@ -32,6 +32,7 @@ class Neo4jStore(GraphStore):
                  read_only: bool = True) -> None:
         self.uri = uri
         self.database = database
+        self._quiet = False  # an INTERNAL named query is running (run)
         self.read_only = read_only
         try:
             self._driver = GraphDatabase.driver(uri, auth=(user, password) if password else None)
@@ -158,6 +159,17 @@ class Neo4jStore(GraphStore):
         except nx.DriverError as exc:
             raise StoreError(f"Neo4j at {self.uri}: {_message(exc)}") from None
 
+    def run(self, name: str, timeout_s: float | None = None, **params: Any) -> QueryResult:
+        """The product's own plumbing (its INTERNAL named queries) runs with the server's notifications
+        off, as the counts do: a warning that a property of the fixed schema has no value anywhere yet (a
+        fresh store; one neo4j-admin just imported, whose run has no finished_at) is not the user's, and
+        broke a failing `load`'s one-line stderr. A user's own query keeps them (test_cli_neo4j_stats.py)."""
+        self._quiet = not queries.get(name).listed
+        try:
+            return super().run(name, timeout_s, **params)
+        finally:
+            self._quiet = False
+
     def count_nodes(self, label: str) -> int:
         return self._count(f"MATCH (n:{quote(label)}) RETURN count(n)")
 
@@ -179,7 +191,8 @@ class Neo4jStore(GraphStore):
 
     def _session(self, *, write: bool) -> neo4j.Session:
         mode = neo4j.WRITE_ACCESS if write else neo4j.READ_ACCESS
-        return self._driver.session(database=self.database, default_access_mode=mode)
+        return self._driver.session(database=self.database, default_access_mode=mode,
+                                    notifications_min_severity="OFF" if self._quiet else None)
 
 
 def tx_rel(tx: neo4j.ManagedTransaction, group: RelGroup, rows: list[dict[str, Any]]) -> None:
