@@ -17,6 +17,7 @@ marks a module's Type that overrides the other modules' of its IOD (`CONTAINS.ov
 
 from __future__ import annotations
 
+from collections import Counter
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -56,6 +57,9 @@ def apply(cat: StandardCatalog) -> dict[str, Any]:
     conditional = [c for c in cat.contains.values() if c.get("type") in ("1C", "2C")]
     report["contains_conditional"] = len(conditional)
     report["with_text"] = sum(1 for c in conditional if c.get("condition"))
+    kept = Counter(c.get("condition_source") for c in conditional if c.get("condition"))
+    for edition, counts in report["editions"].items():
+        counts["kept"] = kept[edition]  # a later source (2008's Value Type texts, curated rows) may replace one
     cat.sources["attribute_conditions"] = (" over ".join(EDITIONS)
                                            + " (vendored, applied where the current types agree)")
     return report

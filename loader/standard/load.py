@@ -129,9 +129,9 @@ def format_summary(summary: dict[str, Any]) -> str:
                      f"those with text)")
     texts = summary.get("attribute_conditions") or {}
     for edition, n in texts.get("editions", {}).items():
-        lines.append(f"  1C/2C texts of {edition}: {n['matched_same_type']:,} applied where module, attribute and type "
-                     f"agree with the current tables, {n['conditional_include']:,} Type 1/2 made 1C/2C by their "
-                     f"macro's conditional include, {n['type_disagrees']:,} not applied (types disagree)")
+        lines.append(f"  1C/2C texts of {edition}: {n['kept']:,} in the graph, applied where module, attribute and "
+                     f"type agree with the current tables ({n['conditional_include']:,} of them Type 1/2 made 1C/2C "
+                     f"by their macro's conditional include), {n['type_disagrees']:,} not applied (types disagree)")
     if texts:
         lines.append(f"  1C/2C attributes with the standard's text: {texts['with_text']:,} of "
                      f"{texts['contains_conditional']:,} ({texts['curated']:,} curated rows)")
