@@ -42,7 +42,7 @@ from .predicates import PER_FRAME_TAG, SHARED_TAG, _items_at
 
 NO_READS = frozenset({"and", "or", "not", "module_present", "iod_requires"})  # iod_requires: the IOD's Types
 PRESENCE = frozenset({"present", "absent"})
-MAX_ENTRIES = 4096  # per IOD and process: then the memo starts again (a series is a few hundred files)
+MAX_ENTRIES = 1024  # per IOD and process (~10 KB each): then the memo starts again
 MAX_ITEMS = 64  # a longer sequence on the way (per-frame groups) is evaluated: its key would never repeat
 
 
