@@ -25,7 +25,7 @@ from typing import Any
 
 from dicom_graph.model.batch import GraphBatch
 
-from . import conformance
+from . import conformance, memo
 from .content_hash import new_digest
 from .context import add_context
 from .elements import read_elements
@@ -99,7 +99,7 @@ def dataset_to_batch(ds: Any, *, source: str, path: str | None = None, file_size
     ident = identify(props, ds, sop_instance_uid, sop_class_uid)
     content_hash = digest.hexdigest()
     present = {**elements.present, **dict.fromkeys(bulk_present, True)}
-    checked = (conformance.check(requirements[ident.sop_class_uid], present, ds)
+    checked = (memo.check(requirements[ident.sop_class_uid], present, ds)
                if requirements and ident.sop_class_uid in requirements else None)  # findings hold no values
     if pseudonymizer:
         pseudonymizer.apply(elements, ds)
