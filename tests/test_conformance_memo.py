@@ -56,7 +56,8 @@ def _iod() -> IodRequirements:
 
 def _base() -> Dataset:
     ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
-    ds.ConceptNameCodeSequence = [_item(CodeValue="113000", CodingSchemeDesignator="99X", CodeMeaning="")]
+    ds.ConceptNameCodeSequence = [_item(CodeValue="113000", CodingSchemeDesignator="99X")]  # no CodeMeaning: the 1C
+    # is then missing only where its condition holds (present with no value it would be wrong either way)
     ds.SharedFunctionalGroupsSequence = [_item(FrameContentSequence=[_item(DataType="TISSUE")])]
     return ds
 
