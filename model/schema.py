@@ -136,7 +136,7 @@ NODE_TYPES: tuple[NodeType, ...] = (
         "modules_present": STRING_LIST, "modules_missing": STRING_LIST,
         "type1_missing": STRING_LIST, "type1_empty": STRING_LIST, "type2_missing": STRING_LIST,
         "conformant": BOOL, "conditions_not_evaluated": INT64,
-        "conditions_undecided": STRING_LIST,  # which: 'Module>Keyword', 'Module>Path>Keyword' or a C module
+        "conditions_undecided": STRING_LIST,  # machine-readable conditions not told here (conformance.py)
         # + findings (loader/dataset/findings.py):
         **{c: STRING_LIST for c in FINDING_COLUMNS},  # parallel lists, one finding per position
         # a copy read from a cut or damaged file (never replaces a complete one: loader/ingest/resolve.py);

@@ -59,12 +59,16 @@ def _figures(ours: set[Key], theirs: set[Key]) -> tuple[float, float]:
 
 
 def _undecidable(store: GraphStore, keys: set[Key]) -> set[Key]:
-    """dciodvfy's findings on a 1C/2C attribute whose condition the graph could not tell on that instance
-    (its `conditions_undecided`: e.g. Laterality where Body Part Examined is absent, so 'if the body part
-    examined is a paired structure' is unknown): not evaluated, never a failure."""
-    undecided = {str(Path(r["file"]).resolve()): {u.rsplit(">", 1)[-1] for u in r["undecided"] or [] if u.count(">") == 1}
-                 for r in store.run("conformance_checked").records() if r["file"]}
-    return {k for k in keys if k[2] in undecided.get(k[0], set())}
+    """dciodvfy's findings on a 1C/2C attribute the graph did not evaluate on that instance: its condition
+    is prose for that SOP class (`decidable = false`), or machine-readable but not told by what the
+    instance holds (`conditions_undecided`: e.g. Laterality where Body Part Examined is absent, so 'if the
+    body part examined is a paired structure' is unknown). Not evaluated, never a failure."""
+    prose = {(r["sop_class_uid"], r["path"] or "", r["keyword"]) for r in store.run("conformance_requirements").records()
+             if (r["type"] or "").endswith("C") and r["decidable"] is False}
+    checked = {str(Path(r["file"]).resolve()): r for r in store.run("conformance_checked").records() if r["file"]}
+    undecided = {f: {u.rsplit(">", 1)[-1] for u in r["undecided"] or [] if u.count(">") == 1} for f, r in checked.items()}
+    classes = {f: r["sop_class_uid"] for f, r in checked.items()}
+    return {k for k in keys if k[2] in undecided.get(k[0], set()) or (classes.get(k[0]), k[1], k[2]) in prose}
 
 
 def _table(ours: set[Key], theirs: set[Key]) -> list[str]:

@@ -66,6 +66,7 @@ def test_laterality_reads_paired_structures_from_body_part_examined(catalog: Sta
         for keyword, value in elements.items():
             setattr(ds, keyword, value)
         result = check(iod, {e.keyword: bool(e.value) for e in ds}, ds)
+        assert result["conditions_undecided"] == ["General Series>Laterality"] * result["conditions_not_evaluated"]
         return "Laterality" in result["finding_keyword"], result["conditions_not_evaluated"]
 
     assert outcome(BodyPartExamined="BREAST") == (True, 0)

@@ -13,9 +13,11 @@ Which modules are checked (findings.py does the attributes):
   present module's Type 1 / 2 attributes are required. A C or U module is present when an attribute of its
   own is there, one no other module of the IOD has (`_own`);
 - a C module that is absent and whose condition is undecidable is not evaluated: its attributes are not
-  required. What was not evaluated is stored, by name (`conditions_undecided`: the C module, or
-  'Module>Keyword' of a 1C/2C attribute whose condition cannot be told on this instance) and counted
-  (`conditions_not_evaluated`), so that "not evaluated" is never read as "conformant".
+  required. What was not evaluated is counted (`conditions_not_evaluated`), and named where the
+  condition is machine-readable but could not be told on this instance (`conditions_undecided`, e.g.
+  Laterality where Body Part Examined is absent), so that "not evaluated" is never read as "conformant"; a
+  condition stated in prose is undecided on every instance and is found on the standard's side
+  (`decidable = false`), not stored again with each instance.
 
 The Instance keeps the summary lists the dashboard aggregates (modules_present, modules_missing,
 type1_missing / type1_empty / type2_missing as 'Module>Keyword' at the top level, 1C counted with 1 and 2C
@@ -189,7 +191,9 @@ def check(iod: IodRequirements, present: dict[str, bool], ds: Any = None) -> dic
         else:
             required = here
         if required is None:
-            ev.undecided.append(module.name)
+            ev.not_evaluated += 1
+            if module.expr:
+                ev.undecided.append(module.name)
             continue
         if not required:
             continue
@@ -201,7 +205,7 @@ def check(iod: IodRequirements, present: dict[str, bool], ds: Any = None) -> dic
         "modules_present": sorted(present_names, key=iod.order.__getitem__),
         "modules_missing": modules_missing,
         **summary,
-        "conditions_not_evaluated": len(ev.undecided),
+        "conditions_not_evaluated": ev.not_evaluated,
         "conditions_undecided": ev.undecided,
         "conformant": not (modules_missing or summary[FINDING_COLUMNS[0]]),
     }

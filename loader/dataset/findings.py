@@ -42,7 +42,11 @@ class Evaluation:
         self.modules_present, self.macro_tags, self.iod_types = modules_present, macro_tags, iod_types
         self.findings: list[tuple[str, str, str, str, str, str, str]] = []
         self.seen: set[tuple[str, str]] = set()
-        self.undecided: list[str] = []  # 'Module>Keyword' (nested: 'Module>Path>Keyword'), or a C module's name
+        self.not_evaluated = 0
+        # which, where a machine-readable condition could not be told on this instance ('Module>Keyword',
+        # nested 'Module>Path>Keyword', or a C module's name); a condition the standard states in prose is
+        # undecided on every instance and is found on the standard's side (decidable = false), not here
+        self.undecided: list[str] = []
         self.items: dict[str, list[Any]] = {}  # top-level sequence keyword -> its items
         self.filled = frozenset(k for k, v in present.items() if v)  # top-level keywords with a value
 
@@ -165,4 +169,6 @@ def evaluate_module(module: str, attributes: tuple[AttributeRequirement, ...], p
                                 attr.condition if attr.type.endswith("C") else ""))
             break
         if undecided and (attr.path, attr.keyword) not in ev.seen:
-            ev.undecided.append(">".join(p for p in (module, attr.path, attr.keyword) if p))
+            ev.not_evaluated += 1
+            if attr.expr:
+                ev.undecided.append(">".join(p for p in (module, attr.path, attr.keyword) if p))

@@ -128,9 +128,10 @@ register(
         name="conformance_checked",
         title="Instances checked against their IOD: findings and conditions not evaluated",
         description="Per checked instance: its file, how many findings it has and how many conditions could "
-                    "not be evaluated (undecidable, or not readable on the instance), and which: those are not failures.",
+                    "not be evaluated, and which machine-readable ones the instance could not tell (a condition in "
+                    "prose is undecidable everywhere: CONTAINS.decidable = false): those are not failures.",
         cypher="MATCH (i:Instance) WHERE i.conformant IS NOT NULL "
-               "RETURN i.SOPInstanceUID AS sop_instance_uid, i.path AS file, "
+               "RETURN i.SOPInstanceUID AS sop_instance_uid, i.SOPClassUID AS sop_class_uid, i.path AS file, "
                "CASE WHEN i.finding_keyword IS NULL THEN 0 ELSE size(i.finding_keyword) END AS findings, "
                "i.conditions_not_evaluated AS not_evaluated, i.conditions_undecided AS undecided "
                "ORDER BY sop_instance_uid",
