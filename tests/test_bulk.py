@@ -39,7 +39,7 @@ def test_pydicom_files_extract_load_equals_ingest(tmp_path):
         assert bulk.stats()["nodes"]["Instance"] > 100
         assert content(bulk) == content(ingested)
         manifest = read(shards)
-        folded = fold(shards, [c["id"] for c in manifest["chunks"]], manifest["done"], bulk)
+        folded = fold(shards, [c["id"] for c in manifest["chunks"]], manifest["done"], bulk, tmp_path / "work")
         assert folded.set_aside, "the test must exercise copies of one instance in two chunks"
         assert len(folded.set_aside) < len(manifest["chunks"]), "and chunks loaded in bulk"
     assert summary.status == "finished"

@@ -29,7 +29,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dicom_graph.loader.bulk.shards import folders, parse_rel_folder, shard_paths
+from dicom_graph.loader.bulk.partition import partitions
+from dicom_graph.loader.bulk.shards import folders, parse_rel_folder, shard_paths, write_parquet
 from dicom_graph.loader.ingest.entities import conflict_row, fold_counts, value_text
 from dicom_graph.model import schema
 from dicom_graph.model.arrow import node_table, rel_table
@@ -48,16 +49,19 @@ class Folded:
     conflicted: list[str] = field(default_factory=list)  # instances whose pointers are recounted after
 
 
-def fold(out: Path, chunk_ids: list[int], done: dict[str, Any], store: GraphStore) -> Folded:
+def fold(out: Path, chunk_ids: list[int], done: dict[str, Any], store: GraphStore, work: Path) -> Folded:
+    """The plan of the whole archive; what is merged across chunks is written, part by part
+    (partition.py), as Parquet files under `work`, which the plan names and must outlive the load."""
     uids = {c: _column(shard_paths(out, "nodes/Instance", [c]), schema.node("Instance").key) for c in chunk_ids}
     everything = pa.concat_arrays([u for u in uids.values()]) if uids else pa.array([], pa.string())
     counts = pc.value_counts(everything)
     copies = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
     set_aside = [c for c, u in uids.items() if len(copies) and pc.any(pc.is_in(u, value_set=copies)).as_py()]
+    del uids, everything, counts
     bulk = [c for c in chunk_ids if c not in set_aside]
     folded = Folded(BulkPlan(), set_aside, sorted({u for c in bulk for u in done[str(c)]["conflicted"]}))
     plan = folded.plan
-    full: dict[str, pa.Array] = {}
+    full: dict[str, pa.Array] = {}  # the keys of every full node, per label: what a stub must not repeat
     for label in folders(out, "nodes"):
         paths = shard_paths(out, f"nodes/{label}", bulk)
         key = schema.node(label).key
@@ -65,17 +69,17 @@ def fold(out: Path, chunk_ids: list[int], done: dict[str, Any], store: GraphStor
             plan.node_files[label] = paths
             full[label] = _column(paths, key)
             continue
-        rows = _values_rows(paths) if label == "EntityValues" else _entity_rows(label, paths)
-        if label == "EntityValues":
-            conflicts = _conflict_rows(rows)
-            if conflicts:
-                plan.node_tables["EntityConflict"] = _table("EntityConflict", conflicts)
-        if label in schema.DEFINITION_LABELS:  # the standard may be loaded: its nodes stay as they are
-            held = store.existing_keys(label, [r[key] for r in rows])
-            rows = [r for r in rows if r[key] not in held]
-        if rows:
-            plan.node_tables[label] = _table(label, rows)
-            full[label] = pa.array([r[key] for r in rows], pa.string())
+        keys = []
+        for part, tables in enumerate(partitions(paths, key)):
+            rows = _values_rows(tables) if label == "EntityValues" else _entity_rows(label, tables)
+            if label == "EntityValues":
+                _add_nodes(plan, work, "EntityConflict", part, _conflict_rows(rows))
+            if label in schema.DEFINITION_LABELS:  # the standard may be loaded: its nodes stay as they are
+                held = store.existing_keys(label, [r[key] for r in rows])
+                rows = [r for r in rows if r[key] not in held]
+            _add_nodes(plan, work, label, part, rows)
+            keys.append(pa.array([r[key] for r in rows], pa.string()))
+        full[label] = pa.concat_arrays(keys) if keys else pa.array([], pa.string())
     for label in folders(out, "stubs"):
         _stubs(plan, label, _column(shard_paths(out, f"stubs/{label}", bulk), schema.node(label).key),
                full.get(label), store)
@@ -84,8 +88,12 @@ def fold(out: Path, chunk_ids: list[int], done: dict[str, Any], store: GraphStor
         paths = shard_paths(out, f"rels/{name}", bulk)
         if "Instance" in group[1:]:  # an edge to or from an instance is in that instance's chunk only
             plan.rel_files[group] = paths
-        elif paths:
-            plan.rel_tables[group] = _unique_rels(group, paths)
+            continue
+        for part, tables in enumerate(partitions(paths, "c__from")):  # one edge: one `from`, one part
+            edges = _unique_rels(group, tables)
+            if edges.num_rows:
+                path = write_parquet(work / "rels" / name / f"part-{part:06d}.parquet", edges)
+                plan.rel_files.setdefault(group, []).append(path)
     return folded
 
 
@@ -94,18 +102,23 @@ def _column(paths: list[Path], name: str) -> pa.Array:
     return pa.concat_arrays(parts) if parts else pa.array([], pa.string())
 
 
-def _table(label: str, rows: list[dict[str, Any]]) -> pa.Table:
+def _add_nodes(plan: BulkPlan, work: Path, label: str, part: int, rows: list[dict[str, Any]]) -> None:
+    """One part's folded rows of a label, sorted by key, as a Parquet file the plan loads."""
+    if not rows:
+        return
     key = schema.node(label).key
     rows = sorted(rows, key=lambda r: r[key])
-    return node_table(label, rows, sorted({p for r in rows for p in r} | {"stub"}), constants={"stub": False})
+    table = node_table(label, rows, sorted({p for r in rows for p in r} | {"stub"}), constants={"stub": False})
+    plan.node_files.setdefault(label, []).append(
+        write_parquet(work / "nodes" / label / f"part-{part:06d}.parquet", table))
 
 
-def _entity_rows(label: str, paths: list[Path]) -> list[dict[str, Any]]:
+def _entity_rows(label: str, tables: list[pa.Table]) -> list[dict[str, Any]]:
     """One row per key from the chunks' rows of it (the module doc says how properties are merged)."""
     key = schema.node(label).key
     merged: dict[Any, dict[str, Any]] = {}
-    for path in paths:
-        for row in pq.read_table(path).to_pylist():
+    for table in tables:
+        for row in table.to_pylist():
             mine = merged.setdefault(row[key], {})
             for prop, value in row.items():
                 if value is None:
@@ -119,11 +132,11 @@ def _entity_rows(label: str, paths: list[Path]) -> list[dict[str, Any]]:
     return list(merged.values())
 
 
-def _values_rows(paths: list[Path]) -> list[dict[str, Any]]:
+def _values_rows(tables: list[pa.Table]) -> list[dict[str, Any]]:
     """One EntityValues row per entity, its counts the sums of every chunk's."""
     merged: dict[str, dict[str, Any]] = {}
-    for path in paths:
-        for row in pq.read_table(path).to_pylist():
+    for table in tables:
+        for row in table.to_pylist():
             mine = merged.setdefault(row["key"], {**row, "observed": {}})
             fold_counts(mine["observed"], json.loads(row["observed"] or "{}"))
     return [{**row, "observed": json.dumps(row["observed"], sort_keys=True)} for row in merged.values()]
@@ -150,12 +163,12 @@ def _stubs(plan: BulkPlan, label: str, pointed: pa.Array, full: pa.Array | None,
         plan.stubs[label] = wanted
 
 
-def _unique_rels(group: tuple[str, str, str], paths: list[Path]) -> pa.Table:
+def _unique_rels(group: tuple[str, str, str], tables: list[pa.Table]) -> pa.Table:
     """Edges between entities, once each (a later chunk's properties win, as a later batch's do)."""
     rel_type = schema.rel(group[0])
     edges: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for path in paths:
-        for row in pq.read_table(path).to_pylist():
+    for table in tables:
+        for row in table.to_pylist():
             edge = {"from": row["c__from"], "to": row["c__to"],
                     **{p: row["c_" + p] for p in rel_type.props if row["c_" + p] is not None}}
             edges.setdefault((edge["from"], edge["to"], *(edge.get(p) for p in rel_type.identity)), {}).update(edge)

@@ -65,19 +65,18 @@ class EmbeddedBulk(EmbeddedWrites):
                 progress(done)
 
         with self._lock:
-            node_tables = [*((label, t) for label, fs in plan.node_files.items() for t in _runs(fs)),
-                           *plan.node_tables.items()]
-            for label, table in node_tables:
-                step(self._copy_nodes(label, table.column_names, {"t": table}))
+            # one run of shards at a time: read lazily, so the Arrow of a single COPY is held, not the archive's
+            for label, files in plan.node_files.items():
+                for table in _runs(files):
+                    step(self._copy_nodes(label, table.column_names, {"t": table}))
             for label, keys in plan.stubs.items():
                 key = schema.node(label).key
                 table = pa.Table.from_arrays([column(keys, schema.node(label).props[key]),
                                               pa.array([True] * len(keys))], names=[key, "stub"])
                 step(self._copy_nodes(label, [key, "stub"], {"t": table}))
-            rel_tables = [*((group, t) for group, fs in plan.rel_files.items() for t in _runs(fs)),
-                          *plan.rel_tables.items()]
-            for group, table in rel_tables:
-                step(self._copy_rels(group, {"t": table}))
+            for group, files in plan.rel_files.items():
+                for table in _runs(files):
+                    step(self._copy_rels(group, {"t": table}))
 
     def _copy_nodes(self, label: str, columns: list[str], params: dict[str, Any]) -> int:
         self._ensure_columns(label, columns)
