@@ -43,8 +43,9 @@ def _runs(files: list[Path]) -> Iterator[pa.Table]:
         run.append(table)
         rows += table.num_rows
         if rows >= COPY_ROWS:
-            yield pa.concat_tables(run, promote_options="default").combine_chunks()
-            run, rows = [], 0
+            combined = pa.concat_tables(run, promote_options="default").combine_chunks()
+            run, rows = [], 0  # the shards' tables go before the COPY: one copy of the rows is held, not two
+            yield combined
     if run:
         yield pa.concat_tables(run, promote_options="default").combine_chunks()
 
@@ -65,10 +66,13 @@ class EmbeddedBulk(EmbeddedWrites):
                 progress(done)
 
         with self._lock:
-            # one run of shards at a time: read lazily, so the Arrow of a single COPY is held, not the archive's
+            # one run of shards at a time, read lazily: the Arrow of one COPY is held, not the archive's
+            # (and not two runs' either: the table goes before the next run is read)
             for label, files in plan.node_files.items():
                 for table in _runs(files):
-                    step(self._copy_nodes(label, table.column_names, {"t": table}))
+                    n = self._copy_nodes(label, table.column_names, {"t": table})
+                    del table
+                    step(n)
             for label, keys in plan.stubs.items():
                 key = schema.node(label).key
                 table = pa.Table.from_arrays([column(keys, schema.node(label).props[key]),
@@ -76,7 +80,9 @@ class EmbeddedBulk(EmbeddedWrites):
                 step(self._copy_nodes(label, [key, "stub"], {"t": table}))
             for group, files in plan.rel_files.items():
                 for table in _runs(files):
-                    step(self._copy_rels(group, {"t": table}))
+                    n = self._copy_rels(group, {"t": table})
+                    del table
+                    step(n)
 
     def _copy_nodes(self, label: str, columns: list[str], params: dict[str, Any]) -> int:
         self._ensure_columns(label, columns)
