@@ -3,6 +3,7 @@
     python bench/bulk_memory.py extract ARCHIVE SHARDS --db GRAPH_WITH_STANDARD [--workers 2]
     python bench/bulk_memory.py load SHARDS --db FRESH_GRAPH [--standard-from GRAPH_WITH_STANDARD]
     python bench/bulk_memory.py subset SHARDS N SUBSET     # the first N chunks of SHARDS as an extraction
+    python bench/bulk_memory.py replicate SHARDS K BIGGER  # SHARDS K times over, every copy its own entities
 
 Runs the one command (the installed `dicom-graph`) under a sampler of its process tree (every 100 ms)
 and prints, as its last line, one JSON object: seconds, peak RSS of the tree, of the main process and of
@@ -15,6 +16,12 @@ or an empty graph, since a load needs a graph without data. `--cli PATH` runs an
 `subset` makes, from one large extraction (even an unfinished one), the extraction of its first N chunks
 (their shards linked, not copied): chunks are consecutive runs of the sorted files, so this is what
 `extract` of exactly those files writes, and one extraction gives loads at several sizes.
+
+`replicate` makes a K times larger extraction without extracting again (100k instances take ~15 min
+to extract on this machine, 1M would take hours): copy k of every chunk has every key of the data
+layer suffixed with `.k` (patients, studies, series, instances, source files, equipment, frames of
+reference, the entity values and the edges' ends; the standard's SOP classes stay), so the copies
+share nothing and the load sees K times the patients, series and instances, with the same columns.
 """
 
 from __future__ import annotations
@@ -30,6 +37,9 @@ import time
 from pathlib import Path
 
 import psutil
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 
 class TreeMeter:
@@ -100,10 +110,60 @@ def subset(shards: Path, chunks: int, target: Path) -> None:
     print(json.dumps({"command": "subset", "chunks": chunks, "files": files, "out": str(target)}))
 
 
+def _suffixed(table: pa.Table, columns: list[str], suffix: str) -> pa.Table:
+    for name in columns:
+        i = table.schema.get_field_index(name)
+        values = table.column(i)
+        if pa.types.is_list(values.type):
+            new = pa.array([[v + suffix for v in row] if row is not None else None for row in values.to_pylist()],
+                           values.type)
+        else:
+            new = pc.binary_join_element_wise(values, pa.scalar(suffix), "")
+        table = table.set_column(i, name, new)
+    return table
+
+
+def _keys(kind: str, name: str) -> list[str]:
+    """The columns of a shard folder that hold keys of the data layer."""
+    from dicom_graph.model import schema
+
+    if kind == "rels":
+        _, a, b = name.split(".")
+        return [c for c, label in (("c__from", a), ("c__to", b)) if label not in schema.DEFINITION_LABELS]
+    if name in schema.DEFINITION_LABELS:
+        return []
+    extra = {"EntityValues": ["entity_key"], "Study": ["patient_keys"]}.get(name, [])
+    return [schema.node(name).key, *extra]
+
+
+def replicate(shards: Path, copies: int, target: Path) -> None:
+    manifest = json.loads((shards / "manifest.json").read_text())
+    n = len(manifest["chunks"])
+    shutil.rmtree(target, ignore_errors=True)
+    for shard in sorted(shards.glob("*/*/*.parquet")):
+        kind, folder = shard.parent.parent.name, shard.parent.name
+        table, chunk = pq.read_table(shard), int(shard.stem.split("-")[1])
+        for k in range(copies):
+            path = target / kind / folder / f"chunk-{k * n + chunk:06d}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(_suffixed(table, _keys(kind, folder), f".{k}") if k else table, path, compression="zstd")
+    done = {}
+    for c in range(n):
+        record = manifest["done"][str(c)]
+        for k in range(copies):
+            done[str(k * n + c)] = {**record, "conflicted": [u + f".{k}" if k else u for u in record["conflicted"]]}
+    chunks = [{**chunk, "id": k * n + chunk["id"]} for k in range(copies) for chunk in manifest["chunks"]]
+    manifest.update(chunks=chunks, done=done, finished=True, skipped=[])
+    (target / "rejects.jsonl").write_text("")
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    print(json.dumps({"command": "replicate", "chunks": len(chunks), "out": str(target)}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["extract", "load", "subset"])
-    parser.add_argument("paths", nargs="+", help="extract: ARCHIVE SHARDS; load: SHARDS; subset: SHARDS N SUBSET")
+    parser.add_argument("command", choices=["extract", "load", "subset", "replicate"])
+    parser.add_argument("paths", nargs="+", help="extract: ARCHIVE SHARDS; load: SHARDS; "
+                                                 "subset: SHARDS N SUBSET; replicate: SHARDS K BIGGER")
     parser.add_argument("--db", type=Path)
     parser.add_argument("--cli", default="dicom-graph", help="the dicom-graph to run")
     parser.add_argument("--workers", type=int, default=2)
@@ -111,6 +171,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.command == "subset":
         subset(Path(args.paths[0]), int(args.paths[1]), Path(args.paths[2]))
+        return
+    if args.command == "replicate":
+        replicate(Path(args.paths[0]), int(args.paths[1]), Path(args.paths[2]))
         return
     if args.db is None:
         parser.error("--db is needed")

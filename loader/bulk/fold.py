@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dicom_graph.loader.bulk.partition import partitions
+from dicom_graph.loader.bulk.partition import FOLD_ROWS, partitions
 from dicom_graph.loader.bulk.shards import folders, parse_rel_folder, shard_paths, write_parquet
 from dicom_graph.loader.ingest.entities import conflict_row, fold_counts, value_text
 from dicom_graph.model import schema
@@ -49,9 +49,10 @@ class Folded:
     conflicted: list[str] = field(default_factory=list)  # instances whose pointers are recounted after
 
 
-def fold(out: Path, chunk_ids: list[int], done: dict[str, Any], store: GraphStore, work: Path) -> Folded:
-    """The plan of the whole archive; what is merged across chunks is written, part by part
-    (partition.py), as Parquet files under `work`, which the plan names and must outlive the load."""
+def fold(out: Path, chunk_ids: list[int], done: dict[str, Any], store: GraphStore, work: Path,
+         fold_rows: int = FOLD_ROWS) -> Folded:
+    """The plan of the whole archive; what is merged across chunks is written, part by part of about
+    `fold_rows` shard rows (partition.py), as Parquet files under `work`, which must outlive the load."""
     uids = {c: _column(shard_paths(out, "nodes/Instance", [c]), schema.node("Instance").key) for c in chunk_ids}
     everything = pa.concat_arrays([u for u in uids.values()]) if uids else pa.array([], pa.string())
     counts = pc.value_counts(everything)
@@ -70,7 +71,7 @@ def fold(out: Path, chunk_ids: list[int], done: dict[str, Any], store: GraphStor
             full[label] = _column(paths, key)
             continue
         keys = []
-        for part, tables in enumerate(partitions(paths, key)):
+        for part, tables in enumerate(partitions(paths, key, fold_rows)):
             rows = _values_rows(tables) if label == "EntityValues" else _entity_rows(label, tables)
             if label == "EntityValues":
                 _add_nodes(plan, work, "EntityConflict", part, _conflict_rows(rows))
@@ -89,7 +90,7 @@ def fold(out: Path, chunk_ids: list[int], done: dict[str, Any], store: GraphStor
         if "Instance" in group[1:]:  # an edge to or from an instance is in that instance's chunk only
             plan.rel_files[group] = paths
             continue
-        for part, tables in enumerate(partitions(paths, "c__from")):  # one edge: one `from`, one part
+        for part, tables in enumerate(partitions(paths, "c__from", fold_rows)):  # one edge: one `from`, one part
             edges = _unique_rels(group, tables)
             if edges.num_rows:
                 path = write_parquet(work / "rels" / name / f"part-{part:06d}.parquet", edges)

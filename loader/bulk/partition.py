@@ -25,10 +25,10 @@ FOLD_ROWS = 50_000  # shard rows held (as Arrow, then as Python dicts) while one
 WORK_PREFIX = ".fold-"
 
 
-def partitions(paths: list[Path], key: str) -> Iterator[list[pa.Table]]:
+def partitions(paths: list[Path], key: str, fold_rows: int = FOLD_ROWS) -> Iterator[list[pa.Table]]:
     """The shards' rows, part by part: each part the rows of every shard whose `key` hashes to it."""
     total = sum(pq.read_metadata(p).num_rows for p in paths)
-    parts = max(1, -(-total // FOLD_ROWS))
+    parts = max(1, -(-total // fold_rows))
     if parts == 1:
         yield [pq.read_table(p) for p in paths]
         return
