@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -54,21 +54,21 @@ def fold(out: Path, chunk_ids: list[int], done: dict[str, Any], store: GraphStor
     """The plan of the whole archive; what is merged across chunks is written, part by part of about
     `fold_rows` shard rows (partition.py), as Parquet files under `work`, which must outlive the load."""
     uids = {c: _column(shard_paths(out, "nodes/Instance", [c]), schema.node("Instance").key) for c in chunk_ids}
-    everything = pa.concat_arrays([u for u in uids.values()]) if uids else pa.array([], pa.string())
-    counts = pc.value_counts(everything)
+    counts = pc.value_counts(pa.chunked_array(list(uids.values()), pa.string()))  # no copy of them all
     copies = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
     set_aside = [c for c, u in uids.items() if len(copies) and pc.any(pc.is_in(u, value_set=copies)).as_py()]
-    del uids, everything, counts
+    del uids, counts
     bulk = [c for c in chunk_ids if c not in set_aside]
     folded = Folded(BulkPlan(), set_aside, sorted({u for c in bulk for u in done[str(c)]["conflicted"]}))
     plan = folded.plan
-    full: dict[str, pa.Array] = {}  # the keys of every full node, per label: what a stub must not repeat
+    # the keys of every full node, per label, a chunk or a part at a time: what a stub must not repeat
+    full: dict[str, Iterable[pa.Array]] = {}
     for label in folders(out, "nodes"):
         paths = shard_paths(out, f"nodes/{label}", bulk)
         key = schema.node(label).key
         if label in UNIQUE_PER_CHUNK:
             plan.node_files[label] = paths
-            full[label] = _column(paths, key)
+            full[label] = _columns(paths, key)  # read only if pointers to this label are left to check
             continue
         keys = []
         for part, tables in enumerate(partitions(paths, key, fold_rows)):
@@ -80,10 +80,10 @@ def fold(out: Path, chunk_ids: list[int], done: dict[str, Any], store: GraphStor
                 rows = [r for r in rows if r[key] not in held]
             _add_nodes(plan, work, label, part, rows)
             keys.append(pa.array([r[key] for r in rows], pa.string()))
-        full[label] = pa.concat_arrays(keys) if keys else pa.array([], pa.string())
+        full[label] = keys
     for label in folders(out, "stubs"):
         _stubs(plan, label, _column(shard_paths(out, f"stubs/{label}", bulk), schema.node(label).key),
-               full.get(label), store)
+               full.get(label, ()), store)
     for name in folders(out, "rels"):
         group = parse_rel_folder(name)
         paths = shard_paths(out, f"rels/{name}", bulk)
@@ -98,8 +98,13 @@ def fold(out: Path, chunk_ids: list[int], done: dict[str, Any], store: GraphStor
     return folded
 
 
+def _columns(paths: list[Path], name: str) -> Iterator[pa.Array]:
+    for p in paths:
+        yield pq.read_table(p, columns=[name]).column(name).combine_chunks()
+
+
 def _column(paths: list[Path], name: str) -> pa.Array:
-    parts = [pq.read_table(p, columns=[name]).column(name).combine_chunks() for p in paths]
+    parts = list(_columns(paths, name))
     return pa.concat_arrays(parts) if parts else pa.array([], pa.string())
 
 
@@ -152,10 +157,11 @@ def _conflict_rows(values: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return conflicts
 
 
-def _stubs(plan: BulkPlan, label: str, pointed: pa.Array, full: pa.Array | None, store: GraphStore) -> None:
+def _stubs(plan: BulkPlan, label: str, pointed: pa.Array, full: Iterable[pa.Array], store: GraphStore) -> None:
     keys = pc.unique(pointed)
-    if full is not None and len(full):
-        keys = pc.filter(keys, pc.invert(pc.is_in(keys, value_set=full)))
+    for held in full:  # one chunk's or part's keys at a time: the archive's instance UIDs are never held at once
+        if len(keys) and len(held):
+            keys = pc.filter(keys, pc.invert(pc.is_in(keys, value_set=held)))
     wanted = sorted(keys.to_pylist())
     if label in schema.DEFINITION_LABELS:
         held = store.existing_keys(label, wanted)
