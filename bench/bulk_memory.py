@@ -95,7 +95,8 @@ def measure(command: list[str]) -> dict[str, object]:
 
 def subset(shards: Path, chunks: int, target: Path) -> None:
     manifest = json.loads((shards / "manifest.json").read_text())
-    done = {str(c): json.loads((shards / "done" / f"{c}.json").read_text()) for c in range(chunks)}
+    done = {str(c): manifest["done"].get(str(c)) or json.loads((shards / "done" / f"{c}.json").read_text())
+            for c in range(chunks)}  # an unfinished extraction has its done records in done/ only
     shutil.rmtree(target, ignore_errors=True)
     names = {f"chunk-{c:06d}" for c in range(chunks)}
     for shard in shards.glob("*/*/*.parquet"):
