@@ -27,24 +27,28 @@ if TYPE_CHECKING:  # imported where a load runs: every embedded open inherits th
     from ..bulk import BulkPlan, Progress
 
 
-# rows per COPY: fixed costs amortised, and an Instance slice of ~200 columns stays ~100-200 MB of Arrow
+# rows per COPY: fixed costs amortised; and at most COPY_BYTES of Arrow per COPY, since the engine's
+# working memory during a COPY into the wide Instance table grows with the slice (measured, 238 columns:
+# +0.5 GB of RSS for 10k rows, +0.9 GB for 26k; bench/README.md "Bounded memory")
 COPY_ROWS = 25_000
+COPY_BYTES = 64 * 1024 * 1024
 
 
 def _runs(files: list[Path]) -> Iterator[pa.Table]:
-    """The shards' rows as tables of about COPY_ROWS rows, columns unified (a missing one is null)."""
+    """The shards' rows as tables of about COPY_ROWS rows or COPY_BYTES, columns unified (a missing
+    one is null)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     run: list[pa.Table] = []
-    rows = 0
+    rows = size = 0
     for f in files:
         table = pq.read_table(f)
         run.append(table)
-        rows += table.num_rows
-        if rows >= COPY_ROWS:
+        rows, size = rows + table.num_rows, size + table.nbytes
+        if rows >= COPY_ROWS or size >= COPY_BYTES:
             combined = pa.concat_tables(run, promote_options="default").combine_chunks()
-            run, rows = [], 0  # the shards' tables go before the COPY: one copy of the rows is held, not two
+            run, rows, size = [], 0, 0  # the shards' tables go before the COPY: one copy of the rows is held, not two
             yield combined
     if run:
         yield pa.concat_tables(run, promote_options="default").combine_chunks()
