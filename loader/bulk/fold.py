@@ -16,6 +16,8 @@ archive, so that extract + load gives the graph `ingest` gives:
 - unknown SOP classes the graph already holds are left out, as ingest does;
 - stubs: a key any chunk points at that no chunk, and not the graph, holds as a node;
 - edges between entities (HAS_STUDY, HAS_SERIES, ...) repeat across chunks: each is kept once.
+Whatever is merged is merged in parts by a hash of its key and written to Parquet (partition.py), so
+the fold holds one part's rows, never the archive's.
 """
 
 from __future__ import annotations
