@@ -1,19 +1,22 @@
-"""BulkPlan: what `load` hands a store, engine-neutral: Parquet shards and Arrow tables of rows to create.
+"""BulkPlan: what `load` hands a store, engine-neutral: Parquet files of rows to create, and stub keys.
 
-Why a plan of files and tables rather than GraphBatches: an engine with a bulk loader (LadybugDB's
+Why a plan of files rather than GraphBatches or tables: an engine with a bulk loader (LadybugDB's
 `COPY FROM` Parquet) takes the shards as they are, without the rows passing through Python; an engine
 without one (Neo4j over Bolt) gets them as GraphBatches of `BATCH_ROWS` rows through its ordinary
 MERGE write (`write_in_batches`), which is also right for a graph that already holds nodes.
 
+Why files and not Arrow tables: a plan of the whole archive held in memory grows with the archive; the
+rows merged across chunks are written by the fold (loader/bulk/fold.py) to files of their own, and a
+store reads one file, or one COPY's worth, at a time.
+
 Every row of a plan is new to the graph and unique in the plan (fold.py in loader/bulk makes it so):
-node files and tables hold full nodes (`stub: false`), `stubs` the keys known only from pointers that
-nothing else in the plan or the graph holds, and relationship files and tables each edge once (columns:
+node files hold full nodes (`stub: false`), `stubs` the keys known only from pointers that
+nothing else in the plan or the graph holds, and relationship files each edge once (columns:
 from, to, then every property of the type, as model/arrow.rel_table writes them).
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -34,15 +37,12 @@ Progress = Callable[[int], None]  # rows written so far in this step
 @dataclass
 class BulkPlan:
     node_files: dict[str, list[Path]] = field(default_factory=dict)
-    node_tables: dict[str, pa.Table] = field(default_factory=dict)
     stubs: dict[str, list[Any]] = field(default_factory=dict)
     rel_files: dict[RelGroup, list[Path]] = field(default_factory=dict)
-    rel_tables: dict[RelGroup, pa.Table] = field(default_factory=dict)
 
     def rows(self) -> int:
         files = [*(f for fs in self.node_files.values() for f in fs), *(f for fs in self.rel_files.values() for f in fs)]
-        return (sum(pq.read_metadata(f).num_rows for f in files) + sum(len(s) for s in self.stubs.values())
-                + sum(t.num_rows for t in [*self.node_tables.values(), *self.rel_tables.values()]))
+        return sum(pq.read_metadata(f).num_rows for f in files) + sum(len(s) for s in self.stubs.values())
 
 
 def _slices(table: pa.Table) -> Iterator[list[dict[str, Any]]]:
@@ -62,7 +62,7 @@ def write_in_batches(store: GraphStore, plan: BulkPlan, progress: Progress | Non
             progress(done)
 
     node_sources = ((label, pq.read_table(f)) for label, fs in plan.node_files.items() for f in fs)  # one at a time
-    for label, table in itertools.chain(node_sources, plan.node_tables.items()):
+    for label, table in node_sources:
         for rows in _slices(table):
             batch = GraphBatch()
             for row in rows:
@@ -73,7 +73,7 @@ def write_in_batches(store: GraphStore, plan: BulkPlan, progress: Progress | Non
             batch = GraphBatch(stubs={label: set(keys[start:start + BATCH_ROWS])})
             write(batch, len(batch.stubs[label]))
     rel_sources = ((group, pq.read_table(f)) for group, fs in plan.rel_files.items() for f in fs)
-    for group, table in itertools.chain(rel_sources, plan.rel_tables.items()):
+    for group, table in rel_sources:
         props = list(schema.rel(group[0]).props)
         for rows in _slices(table):
             batch = GraphBatch()

@@ -7,6 +7,9 @@ instance land in different chunks (pydicom's test files hold several) and pointe
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,16 +42,65 @@ def test_pydicom_files_extract_load_equals_ingest(tmp_path):
         assert bulk.stats()["nodes"]["Instance"] > 100
         assert content(bulk) == content(ingested)
         manifest = read(shards)
-        folded = fold(shards, [c["id"] for c in manifest["chunks"]], manifest["done"], bulk)
+        folded = fold(shards, [c["id"] for c in manifest["chunks"]], manifest["done"], bulk, tmp_path / "work")
         assert folded.set_aside, "the test must exercise copies of one instance in two chunks"
         assert len(folded.set_aside) < len(manifest["chunks"]), "and chunks loaded in bulk"
     assert summary.status == "finished"
+    assert not list(shards.glob(".fold-*")), "the load's work folder is deleted when the load ends"
     # the rejection report says what ingest's says, file by file
     def lines(path: Path) -> set[tuple[str, str, str]]:
         return {(r["path"], r["status"], r["error_class"]) for r in map(json.loads, path.read_text().splitlines())}
     assert lines(shards / "rejects.jsonl") == lines(tmp_path / "ingest.jsonl")
     assert summary.files_rejected == sum(1 for _ in (shards / "rejects.jsonl").read_text().splitlines()
                                          if '"rejected"' in _)
+
+
+def _plan_rows(folded) -> dict[str, list[str]]:
+    """Every row a plan loads, per label / relationship type, whatever the files it is cut into (a file
+    has the columns its rows have: a null is a missing property, as in the graph)."""
+    import pyarrow.parquet as pq
+
+    files = {**folded.plan.node_files, **{".".join(g): fs for g, fs in folded.plan.rel_files.items()}}
+    rows = {name: sorted(repr(sorted((k, v) for k, v in r.items() if v is not None))
+                         for f in fs for r in pq.read_table(f).to_pylist())
+            for name, fs in files.items()}
+    return {**rows, **{f"stubs/{label}": sorted(map(repr, keys)) for label, keys in folded.plan.stubs.items()}}
+
+
+def test_fold_in_many_small_parts_plans_the_same_rows(tmp_path):
+    """What bounds the load's memory (partition.py: entities folded part by part of their key's hash)
+    changes no row: parts of 7 shard rows give the plan one part gives. Small chunks: many entities
+    span chunks, so a key whose rows went to two parts would show as two rows."""
+    shards = tmp_path / "shards"
+    run_extract([str(PYDICOM_FILES)], str(shards), workers=2, chunk_files=5)
+    manifest = read(shards)
+    ids = [c["id"] for c in manifest["chunks"]]
+    with open_store(db=str(tmp_path / "g.db"), read_only=False, create=True) as store:
+        whole = fold(shards, ids, manifest["done"], store, tmp_path / "whole", fold_rows=10**9)
+        parts = fold(shards, ids, manifest["done"], store, tmp_path / "parts", fold_rows=7)
+    assert len(parts.plan.node_files["Series"]) > 3 > len(whole.plan.node_files["Series"])
+    assert len(parts.plan.rel_files[("HAS_SERIES", "Study", "Series")]) > 1
+    rows = _plan_rows(parts)
+    assert rows == _plan_rows(whole) and rows["Series"]
+    spanning = {label: len(rows[label]) for label in ("Patient", "Study", "Series")}
+    shard_rows = {label: sum(d["rows"].get(f"nodes/{label}", 0) for c, d in manifest["done"].items()
+                             if int(c) not in whole.set_aside) for label in spanning}
+    assert all(shard_rows[label] > n for label, n in spanning.items()), "entities must span chunks"
+    assert parts.set_aside == whole.set_aside and parts.conflicted == whole.conflicted
+
+
+def test_a_killed_loads_work_folder_is_deleted_by_the_next_load(tmp_path):
+    from dicom_graph.loader.bulk.partition import work_folder
+
+    shards = tmp_path / "s"
+    run_extract([str(PYDICOM_FILES / "CT_small.dcm")], str(shards), workers=1)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = shards / f".fold-{int(dead.stdout)}"
+    (stale / "nodes").mkdir(parents=True)
+    alive = shards / f".fold-{os.getppid()}"  # a load running beside, from the same shards
+    alive.mkdir()
+    mine = work_folder(shards)
+    assert mine.is_dir() and not stale.exists() and alive.is_dir()
 
 
 def test_manifest_counts_match_the_shards(tmp_path):

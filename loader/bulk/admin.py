@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Iterable
 
 from dicom_graph.loader.bulk.fold import fold
 from dicom_graph.loader.bulk.load import ADMIN_STATE, IMPORTED, open_shards
+from dicom_graph.loader.bulk.partition import work_folder
 from dicom_graph.loader.bulk.shards import write_atomically
 from dicom_graph.loader.ingest.run import run_row
 from dicom_graph.model.arrow import node_table
@@ -38,12 +40,16 @@ def write_admin_import(out: str, folder: Path) -> ImportFiles:
     """Fold the shards under `out` and write them as import input into `folder`."""
     t0 = time.monotonic()
     target, manifest, summary = open_shards(out)
-    folded = fold(target, [c["id"] for c in manifest["chunks"]], manifest["done"], _EmptyGraph())
     summary.status = IMPORTED
     started_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     row = run_row(summary, started_at, False, finished=False)
     runs = node_table("IngestRun", [row], sorted(k for k, v in row.items() if v is not None))
-    files = write_import(folded.plan, folder, {"IngestRun": runs})
+    work = work_folder(target)
+    try:  # the fold's merged rows are files under `work` until the import input is written from them
+        folded = fold(target, [c["id"] for c in manifest["chunks"]], manifest["done"], _EmptyGraph(), work)
+        files = write_import(folded.plan, folder, {"IngestRun": runs})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     state = {"run_key": summary.run_key, "set_aside": folded.set_aside, "conflicted": folded.conflicted,
              "elapsed_s": round(time.monotonic() - t0, 3), "nodes": files.node_counts,
              "relationships": files.rel_counts}

@@ -1,5 +1,8 @@
 """`load`'s driver: shards -> fold (fold.py) -> the store's bulk load -> the set-aside chunks -> done.
 
+The fold's merged rows go to a work folder under the shards (OUT/.fold-PID, partition.py), deleted
+when the bulk load has read them.
+
 Where the load's progress lives: in the graph, as the run's IngestRun node (the key `ingest` would give
 the same paths), marked `loading` before the first row and `finished` after the last. A load is for a
 graph that holds no data yet (the standard's definitions may be loaded): a graph whose data is what a
@@ -18,12 +21,14 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from dicom_graph.loader.bulk import manifest as manifests
 from dicom_graph.loader.bulk.fold import Folded, fold
+from dicom_graph.loader.bulk.partition import work_folder
 from dicom_graph.loader.dataset import conformance
 from dicom_graph.loader.ingest.committer import BatchCommitter
 from dicom_graph.loader.ingest.run import write_run
@@ -76,9 +81,13 @@ def run_load(store: GraphStore, out: str, *, on_rows: Callable[[int, int], None]
         _start_clean(store, previous, target)
         started_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         write_run(store, summary, started_at, False, finished=False)
-        folded = fold(target, chunk_ids, manifest["done"], store)
-        total = folded.plan.rows()
-        store.bulk_load(folded.plan, (lambda n: on_rows(n, total)) if on_rows else None)
+        work = work_folder(target)
+        try:
+            folded = fold(target, chunk_ids, manifest["done"], store, work)
+            total = folded.plan.rows()
+            store.bulk_load(folded.plan, (lambda n: on_rows(n, total)) if on_rows else None)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     if folded.conflicted:
         store.run("recount_pointers", uids=folded.conflicted)
     count_chunks(summary, manifest, folded.set_aside)

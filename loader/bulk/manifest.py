@@ -50,8 +50,12 @@ def read(out: Path) -> dict[str, Any] | None:
 
 
 def save(out: Path, manifest: dict[str, Any]) -> None:
-    text = json.dumps(manifest, indent=1, sort_keys=True)
-    write_atomically(out / MANIFEST, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    """Streamed to the file: the text of a manifest listing a million files (~120 MB) is never held."""
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(manifest, fh, indent=1, sort_keys=True)
+
+    write_atomically(out / MANIFEST, write)
 
 
 def check_same_files(old: dict[str, Any], new_manifest: dict[str, Any], out: Path) -> None:

@@ -56,26 +56,27 @@ def write_chunk(graph: GraphBatch, out: Path, chunk_id: int) -> dict[str, int]:
         key = schema.node(label).key
         node_rows = sorted(graph.node_rows(label), key=lambda r: r[key])
         columns = sorted({p for r in node_rows for p in r} | {"stub"})
-        _write(out / "nodes" / label / name, node_table(label, node_rows, columns, constants={"stub": False}))
+        write_parquet(out / "nodes" / label / name, node_table(label, node_rows, columns, constants={"stub": False}))
         rows[f"nodes/{label}"] = len(node_rows)
     for label in sorted(graph.stubs):
         keys = graph.stub_keys(label)
         if keys:
             node_type = schema.node(label)
             table = pa.Table.from_arrays([column(keys, node_type.props[node_type.key])], names=[node_type.key])
-            _write(out / "stubs" / label / name, table)
+            write_parquet(out / "stubs" / label / name, table)
             rows[f"stubs/{label}"] = len(keys)
     for group in sorted(graph.rels):
         identity = schema.rel(group[0]).identity
         rel_rows = sorted(graph.rel_rows(group),
                           key=lambda r: (r["from"], r["to"], *(str(r.get(p)) for p in identity)))
-        _write(out / "rels" / rel_folder(group) / name, rel_table(group, rel_rows))
+        write_parquet(out / "rels" / rel_folder(group) / name, rel_table(group, rel_rows))
         rows[f"rels/{rel_folder(group)}"] = len(rel_rows)
     return rows
 
 
-def _write(path: Path, table: pa.Table) -> None:
+def write_parquet(path: Path, table: pa.Table) -> Path:
     write_atomically(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    return path
 
 
 def shard_paths(out: Path, folder: str, chunk_ids: list[int]) -> list[Path]:

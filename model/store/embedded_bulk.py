@@ -27,24 +27,29 @@ if TYPE_CHECKING:  # imported where a load runs: every embedded open inherits th
     from ..bulk import BulkPlan, Progress
 
 
-# rows per COPY: fixed costs amortised, and an Instance slice of ~200 columns stays ~100-200 MB of Arrow
+# rows per COPY: fixed costs amortised; and at most COPY_BYTES of Arrow per COPY, since the engine's
+# working memory during a COPY into the wide Instance table grows with the slice (measured, 238 columns:
+# +0.5 GB of RSS for 10k rows, +0.9 GB for 26k; bench/README.md "Bounded memory")
 COPY_ROWS = 25_000
+COPY_BYTES = 64 * 1024 * 1024
 
 
 def _runs(files: list[Path]) -> Iterator[pa.Table]:
-    """The shards' rows as tables of about COPY_ROWS rows, columns unified (a missing one is null)."""
+    """The shards' rows as tables of about COPY_ROWS rows or COPY_BYTES, columns unified (a missing
+    one is null)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     run: list[pa.Table] = []
-    rows = 0
+    rows = size = 0
     for f in files:
         table = pq.read_table(f)
         run.append(table)
-        rows += table.num_rows
-        if rows >= COPY_ROWS:
-            yield pa.concat_tables(run, promote_options="default").combine_chunks()
-            run, rows = [], 0
+        rows, size = rows + table.num_rows, size + table.nbytes
+        if rows >= COPY_ROWS or size >= COPY_BYTES:
+            combined = pa.concat_tables(run, promote_options="default").combine_chunks()
+            run, rows, size = [], 0, 0  # the shards' tables go before the COPY: one copy of the rows is held, not two
+            yield combined
     if run:
         yield pa.concat_tables(run, promote_options="default").combine_chunks()
 
@@ -65,19 +70,23 @@ class EmbeddedBulk(EmbeddedWrites):
                 progress(done)
 
         with self._lock:
-            node_tables = [*((label, t) for label, fs in plan.node_files.items() for t in _runs(fs)),
-                           *plan.node_tables.items()]
-            for label, table in node_tables:
-                step(self._copy_nodes(label, table.column_names, {"t": table}))
+            # one run of shards at a time, read lazily: the Arrow of one COPY is held, not the archive's
+            # (and not two runs' either: the table goes before the next run is read)
+            for label, files in plan.node_files.items():
+                for table in _runs(files):
+                    n = self._copy_nodes(label, table.column_names, {"t": table})
+                    del table
+                    step(n)
             for label, keys in plan.stubs.items():
                 key = schema.node(label).key
                 table = pa.Table.from_arrays([column(keys, schema.node(label).props[key]),
                                               pa.array([True] * len(keys))], names=[key, "stub"])
                 step(self._copy_nodes(label, [key, "stub"], {"t": table}))
-            rel_tables = [*((group, t) for group, fs in plan.rel_files.items() for t in _runs(fs)),
-                          *plan.rel_tables.items()]
-            for group, table in rel_tables:
-                step(self._copy_rels(group, {"t": table}))
+            for group, files in plan.rel_files.items():
+                for table in _runs(files):
+                    n = self._copy_rels(group, {"t": table})
+                    del table
+                    step(n)
 
     def _copy_nodes(self, label: str, columns: list[str], params: dict[str, Any]) -> int:
         self._ensure_columns(label, columns)

@@ -127,7 +127,7 @@ def write_import(plan: BulkPlan, folder: Path, extra_nodes: dict[str, pa.Table])
         pq.write_table(table, path)
         return path
 
-    for label, table in _tables(plan.node_files, {**plan.node_tables, **extra_nodes}):
+    for label, table in _tables(plan.node_files, extra_nodes):
         if table.num_rows:
             files.nodes.append(put("nodes", _node_file(str(label), table, stub=False)))
             files.count(files.node_counts, str(label), table.num_rows)
@@ -136,7 +136,7 @@ def write_import(plan: BulkPlan, folder: Path, extra_nodes: dict[str, pa.Table])
         stubs = pa.table({node_type.key: column(keys, node_type.props[node_type.key])})
         files.nodes.append(put("stubs", _node_file(label, stubs, stub=True)))
         files.count(files.node_counts, label, len(keys))
-    for group, table in _tables(plan.rel_files, plan.rel_tables):
+    for group, table in _tables(plan.rel_files, {}):
         if table.num_rows:
             files.relationships.append(put("rels", _rel_file(group, table)))  # type: ignore[arg-type]
             files.count(files.rel_counts, group[0], table.num_rows)  # type: ignore[index]
