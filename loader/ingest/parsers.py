@@ -18,6 +18,7 @@ import multiprocessing as mp
 import os
 import shutil
 import tempfile
+import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -29,6 +30,8 @@ from dicom_graph.loader.ingest.sizes import CHUNK_FILES, IN_FLIGHT_PER_WORKER
 from dicom_graph.loader.ingest.sources import SourceFile
 from dicom_graph.loader.ingest.worker import FileOutcome, init_worker, process_file, process_marked, quiet
 
+WATCH_S = 1.0  # how often a wait for a chunk looks at the pool's processes
+DEAD_GRACE_S = 5.0  # how long a dead worker's pool may take to say it is broken before it is taken as broken
 WORKER_DIED = ("WorkerDied", "the parser process died twice while reading this file (killed, crashed or out "
                              "of memory), once in the shared pool and once alone: the file is not ingested")
 
@@ -70,7 +73,7 @@ class Parsers:
         while pending:
             i, future = pending[0]
             try:
-                result = future.result()
+                result = self._result(future)
             except BrokenProcessPool:
                 pending = self._recover(pending, chunks)
                 continue
@@ -79,6 +82,26 @@ class Parsers:
                 pending.append((j, self._submit(j, chunks[j])))
                 break
             yield result
+
+    def _result(self, future: Future[list[FileOutcome]]) -> list[FileOutcome]:
+        """The chunk's outcomes; a pool one of whose workers is dead counts as broken even if it has not
+        said so: its manager thread can stay blocked on a pipe the dead worker held (seen once in CI: the
+        ingest waited 300 s for a future that never ended)."""
+        dead_since: float | None = None
+        while True:
+            try:
+                return future.result(timeout=WATCH_S)
+            except TimeoutError:
+                if not self._a_worker_died():
+                    dead_since = None
+                elif dead_since is None:
+                    dead_since = time.monotonic()
+                elif time.monotonic() - dead_since > DEAD_GRACE_S:
+                    raise BrokenProcessPool("a parser process died and its pool did not report it") from None
+
+    def _a_worker_died(self) -> bool:
+        processes = (getattr(self.pool, "_processes", None) or {}).values()
+        return any(p.exitcode is not None for p in list(processes))
 
     def _submit(self, i: int, chunk: list[SourceFile]) -> Future[list[FileOutcome]]:
         """A broken pool refuses new work at once: the refusal waits in the queue like a result, so the
