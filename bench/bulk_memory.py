@@ -32,43 +32,31 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-import psutil
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ingest import PeakRSS  # noqa: E402  (bench/ is not a package)
 
-class TreeMeter:
+
+class TreeMeter(PeakRSS):
     """Peak RSS of a process tree and of its root, and the root's RSS over time."""
 
     def __init__(self, pid: int) -> None:
         self.tree = self.root = self.other = 0
         self.timeline: list[tuple[float, int]] = []
         self._start = time.perf_counter()
-        self._stop = threading.Event()
-        self._root = psutil.Process(pid)
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        super().__init__(pid)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                root = self._root.memory_info().rss
-                others = [p.memory_info().rss for p in self._root.children(recursive=True) if p.is_running()]
-            except psutil.Error:
-                others, root = [], 0
-            self.root, self.tree = max(self.root, root), max(self.tree, root + sum(others))
-            self.other = max([self.other, *others])
-            self.timeline.append((time.perf_counter() - self._start, root))
-            self._stop.wait(0.1)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
+    def sample(self, root: int, others: list[int]) -> None:
+        super().sample(root, others)
+        self.root, self.tree = max(self.root, root), self.peak
+        self.other = max([self.other, *others])
+        self.timeline.append((time.perf_counter() - self._start, root))
 
     def deciles(self) -> list[float]:
         """The root's RSS (MB) at 10 %, 20 %, ... of the run."""

@@ -84,12 +84,16 @@ class PeakRSS:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                procs = [self._root, *self._root.children(recursive=True)]
-                total = sum(p.memory_info().rss for p in procs if p.is_running())
-                self.peak = max(self.peak, total)
+                root = self._root.memory_info().rss
+                others = [p.memory_info().rss for p in self._root.children(recursive=True) if p.is_running()]
             except psutil.Error:
-                pass
+                root, others = 0, []
+            self.sample(root, others)
             self._stop.wait(0.1)
+
+    def sample(self, root: int, others: list[int]) -> None:
+        """One sample: the root's RSS and each descendant's (0 and [] when the tree could not be read)."""
+        self.peak = max(self.peak, root + sum(others))
 
     def stop(self) -> int:
         self._stop.set()
