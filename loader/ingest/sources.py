@@ -24,6 +24,8 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator
 import pydicom
 from pydicom.dataset import Dataset
 
+from dicom_graph.loader.ingest import part10
+
 DEFER_SIZE = 16 * 1024
 HEAD_SIZE = 256
 
@@ -211,10 +213,12 @@ def read_json(path: str) -> list[Dataset]:
 
 
 def read_dataset(path: str, force: bool = False, fh: BinaryIO | None = None) -> Dataset:
-    """Headers only; from `fh` when given (the worker's integrity.Tracked, rewound), else from `path`."""
+    """Headers only; from `fh` when given (the worker's integrity.Tracked, rewound: most files' headers
+    are then walked in memory by part10.py, into the objects pydicom would make), else from `path`."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return pydicom.dcmread(fh if fh is not None else path, stop_before_pixels=True, defer_size=DEFER_SIZE,
+        ds = part10.read(fh, DEFER_SIZE) if fh is not None and not force else None
+        return ds if ds is not None else pydicom.dcmread(fh if fh is not None else path, stop_before_pixels=True, defer_size=DEFER_SIZE,
                                force=force)
 
 
