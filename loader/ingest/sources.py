@@ -14,12 +14,13 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import stat
 import warnings
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Callable, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 import pydicom
 from pydicom.dataset import Dataset
@@ -194,8 +195,15 @@ def sniff(head: bytes, name: str = "") -> str:
     raise NotDicom("not DICOM: no 'DICM' prefix at byte 128 and no DICOM element at the start")
 
 
-def _bulk_none(*_: Any) -> None:
+def _bulk_none(tag: str, vr: str, uri: str) -> None:
+    """Bulk data stays where its URI says: the element is there, its value is not read."""
     return None
+
+
+# pydicom asks inspect.signature() how many parameters the handler takes for every element it reads from
+# JSON, a third of reading an MPPS document; a function's __signature__ is what signature() returns first.
+# (With three parameters pydicom passes the handler itself down into sequence items, not a new wrapper.)
+_bulk_none.__signature__ = inspect.signature(_bulk_none)  # type: ignore[attr-defined]
 
 
 def read_json(path: str) -> list[Dataset]:
