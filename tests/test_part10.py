@@ -9,6 +9,7 @@ left at the same place, and the damage report the same.
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,9 @@ def _attributes(a: Any, b: Any, where: str, skip: set[str]) -> list[str]:
 
 
 def both_ways(path: Path) -> tuple[Any, list[str]]:
-    """(part10's dataset or None, its differences from pydicom's, with position and damage)."""
+    """(part10's dataset or None, its differences from pydicom's, with position and damage), read as the
+    file ingest reads a file; then as the listener reads the same bytes received, which must agree too."""
+    found = in_memory(path.read_bytes())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with Tracked(str(path)) as fh:
@@ -75,12 +78,21 @@ def both_ways(path: Path) -> tuple[Any, list[str]]:
         with Tracked(str(path)) as fh:
             theirs = pydicom.dcmread(fh, stop_before_pixels=True, defer_size=DEFER_SIZE)
             their_end, their_damage = fh.tell(), integrity.damage(fh, theirs)
-    found = differences(ours, theirs)
+    found += differences(ours, theirs)
     if our_end != their_end:
         found.append(f"left at {our_end}, pydicom at {their_end}")
     if our_damage != their_damage:
         found.append(f"damage {our_damage} != {their_damage}")
     return ours, found
+
+
+def in_memory(data: bytes) -> list[str]:
+    """part10 against pydicom on a BytesIO (a received C-STORE dataset: all of it in memory)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = part10.read(io.BytesIO(data), DEFER_SIZE)
+        theirs = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, defer_size=DEFER_SIZE)
+    return [] if ours is None else [f"in memory: {d}" for d in differences(ours, theirs)]
 
 
 def _part10_files(paths: list[Path]) -> list[Path]:

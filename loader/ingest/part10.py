@@ -20,6 +20,7 @@ tests/test_part10.py compares the two readers, object for object, on every file 
 
 from __future__ import annotations
 
+import io
 import struct
 from typing import Any, Callable
 
@@ -59,15 +60,16 @@ class _Decline(Exception):
 
 def read(fh: Any, defer_size: int) -> FileDataset | None:
     """What dcmread(fh, stop_before_pixels=True, defer_size=defer_size) returns, or None when this file
-    is not the common case (then nothing is changed: fh is where it was). Only a Tracked file says what
-    of it is in memory; any other file object is pydicom's."""
-    if not isinstance(fh, Tracked) or any(getattr(config, name) != value for name, value in _DEFAULT_CONFIG.items()):
+    is not the common case (then nothing is changed: fh is where it was). `fh` is a Tracked file, which
+    says how much of it is in memory, or a BytesIO, all of which is (a received C-STORE dataset); any
+    other file object is pydicom's."""
+    if not isinstance(fh, io.BytesIO) or any(getattr(config, name) != value for name, value in _DEFAULT_CONFIG.items()):
         return None  # a caller changed how pydicom reads: only pydicom knows
     buf = fh.getvalue()
     if len(buf) < 144 or buf[128:132] != b"DICM":
         return None
     try:
-        return _Walk(buf, fh.whole, defer_size).file(fh)
+        return _Walk(buf, fh.whole if isinstance(fh, Tracked) else True, defer_size).file(fh)
     except _Decline:
         return None
 
