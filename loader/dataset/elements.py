@@ -20,6 +20,7 @@ from typing import Any, Callable
 from pydicom.charset import python_encoding
 from pydicom.dataelem import RawDataElement
 
+from .part10 import sequence_element
 from dicom_graph.model import schema
 
 from .content_hash import update_deferred, update_unnamed, update_value
@@ -119,7 +120,7 @@ class _Reader:
     def sequence(self, tag: int, kw: str | None) -> Any:
         """Walk a sequence for its pointers; None when done, or the element if it is no sequence after all."""
         try:
-            elem = self.ds[tag]
+            elem = sequence_element(self.ds, tag)
         except Exception as exc:
             self.out.problems.append(f"unreadable sequence {seq_name(tag)}: {type(exc).__name__}: {exc}")
             return None

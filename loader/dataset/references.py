@@ -30,6 +30,7 @@ from pydicom.dataelem import RawDataElement
 from dicom_graph.model.batch import GraphBatch
 
 from .content_hash import ITEM_START, update_nested
+from .part10 import sequence_element
 from .tags import (REFERENCED_SOP_INSTANCE_UID, SERIES_INSTANCE_UID, STUDY_INSTANCE_UID, element_vr, in_tag_order,
                    seq_name)
 
@@ -98,7 +99,7 @@ def walk_item(item: Any, via: str, digest: Any, out: Pointers, depth: int) -> No
         vr = element_vr(raw) if is_raw else raw.VR
         if vr == "SQ":
             try:
-                elem = item[tag]
+                elem = sequence_element(item, tag)
             except Exception as exc:  # a sequence pydicom cannot parse: keep going, say so
                 out.problems.append(f"unreadable sequence {seq_name(tag)} under {via}: "
                                     f"{type(exc).__name__}")

@@ -25,7 +25,7 @@ from typing import BinaryIO, Callable, Iterable, Iterator
 import pydicom
 from pydicom.dataset import Dataset
 
-from dicom_graph.loader.ingest import part10
+from dicom_graph.loader.dataset import part10
 
 DEFER_SIZE = 16 * 1024
 HEAD_SIZE = 256

@@ -15,7 +15,8 @@ no 'DICM' prefix, no or an implicit-VR file meta, a command set, big endian, def
 transfer syntaxes, a dataset whose VRs contradict its transfer syntax, an unknown VR, an undefined length
 on anything but a sequence, and anything (header, value, look-ahead) not wholly in memory. A cut file is
 therefore always pydicom's, whose short reads integrity.py turns into the damage report.
-tests/test_part10.py compares the two readers, object for object, on every file the suite has.
+`sequence_element` does the same for the sequences pydicom's reader leaves raw and converts on access.
+tests/test_part10.py compares both with pydicom, object for object, on every file the suite has.
 """
 
 from __future__ import annotations
@@ -29,14 +30,13 @@ from pydicom.charset import convert_encodings, default_encoding
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element, empty_value_for_VR
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.hooks import hooks, raw_element_value, raw_element_vr
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 from pydicom.uid import (DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian,
                          PrivateTransferSyntaxes)
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, VR
 from pydicom.values import convert_string
-
-from dicom_graph.loader.ingest.integrity import Tracked
 
 _EXPLICIT = struct.Struct("<HH2sH").unpack_from
 _IMPLICIT = struct.Struct("<HHL").unpack_from
@@ -60,24 +60,52 @@ class _Decline(Exception):
 
 def read(fh: Any, defer_size: int) -> FileDataset | None:
     """What dcmread(fh, stop_before_pixels=True, defer_size=defer_size) returns, or None when this file
-    is not the common case (then nothing is changed: fh is where it was). `fh` is a Tracked file, which
-    says how much of it is in memory, or a BytesIO, all of which is (a received C-STORE dataset); any
-    other file object is pydicom's."""
+    is not the common case (then nothing is changed: fh is where it was). `fh` is a BytesIO: the
+    ingest's integrity.Tracked, whose `whole` says whether its memory holds all of the file, or a plain
+    one, all of which is (a received C-STORE dataset); any other file object is pydicom's."""
     if not isinstance(fh, io.BytesIO) or any(getattr(config, name) != value for name, value in _DEFAULT_CONFIG.items()):
         return None  # a caller changed how pydicom reads: only pydicom knows
     buf = fh.getvalue()
     if len(buf) < 144 or buf[128:132] != b"DICM":
         return None
     try:
-        return _Walk(buf, fh.whole if isinstance(fh, Tracked) else True, defer_size).file(fh)
+        return _Walk(buf, getattr(fh, "whole", True), defer_size).file(fh)
     except _Decline:
         return None
+
+
+def sequence_element(container: Dataset, tag: int) -> DataElement:
+    """container[tag] for an element that may be a sequence. pydicom's reader leaves a defined-length
+    sequence (as dcmtk writes them, and so every C-STORE storescu sends) as raw bytes, which `container[tag]`
+    parses with the reader this module replaces; here those bytes are walked as `read` walks a file and
+    the element stored exactly as that conversion stores it (then `container[tag]` returns it). An
+    empty one, which pydicom makes without reading, is pydicom's."""
+    raw = container._dict.get(tag)  # type: ignore[call-overload]
+    if (isinstance(raw, RawDataElement) and raw.VR == "SQ" and isinstance(raw.value, bytes) and raw.value
+            and raw.is_little_endian is True and _default_conversion()):
+        encodings = (container.original_character_set or container._character_set) or [default_encoding]
+        encodings = [encodings] if isinstance(encodings, str) else encodings
+        try:
+            seq, _ = _Walk(raw.value, True, None).sequence(0, raw.is_implicit_VR, encodings, len(raw.value),
+                                                           offset=raw.value_tell)
+        except _Decline:
+            seq = None
+        if seq is not None:  # convert_raw_data_element's DataElement, set as Dataset.__getitem__ sets it
+            container[raw.tag] = DataElement(raw.tag, raw.VR, seq, raw.value_tell, raw.length == _UNDEFINED,
+                                             already_converted=True)
+    return container[tag]
+
+
+def _default_conversion() -> bool:
+    """Whether pydicom converts raw elements its own way (no callback or hook a caller registered)."""
+    return (config.data_element_callback is None and not hooks.raw_element_kwargs
+            and hooks.raw_element_vr is raw_element_vr and hooks.raw_element_value is raw_element_value)
 
 
 class _Walk:
     """One file's bytes and where the walk stopped; each method mirrors the pydicom function it names."""
 
-    def __init__(self, buf: bytes, whole: bool, defer_size: int) -> None:
+    def __init__(self, buf: bytes, whole: bool, defer_size: int | None) -> None:
         self.buf, self.end, self.whole, self.defer_size = buf, len(buf), whole, defer_size
 
     def need(self, pos: int, count: int) -> None:
@@ -192,10 +220,13 @@ class _Walk:
             raise _Decline
         return vr
 
-    def sequence(self, pos: int, implicit: bool, encoding: Any) -> tuple[Sequence, int]:
-        """read_sequence + read_sequence_item, undefined length: items up to the sequence delimiter."""
+    def sequence(self, pos: int, implicit: bool, encoding: Any, length: int | None = None,
+                 offset: int = 0) -> tuple[Sequence, int]:
+        """read_sequence + read_sequence_item: items up to the sequence delimiter (undefined length) or
+        for `length` bytes; item tells are `offset` + where they are in these bytes, as pydicom's."""
         items = []
-        while True:
+        start = pos
+        while length is None or pos - start < length:
             at = pos
             self.need(pos, 8)
             group, element, size = _IMPLICIT(self.buf, pos)
@@ -206,11 +237,11 @@ class _Walk:
             if tag != _ITEM:
                 raise _Decline
             item, pos = self.dataset(pos, implicit, None if size == _UNDEFINED else size, encoding)
-            item.__dict__.update(is_undefined_length_sequence_item=size == _UNDEFINED, seq_item_tell=at,
-                                 file_tell=at)  # what read_sequence(_item) set, without Dataset.__setattr__
+            item.__dict__.update(is_undefined_length_sequence_item=size == _UNDEFINED, seq_item_tell=at + offset,
+                                 file_tell=at + offset)  # read_sequence(_item)'s, without Dataset.__setattr__
             items.append(item)
         seq = Sequence(items)
-        seq.is_undefined_length = True
+        seq.is_undefined_length = length is None
         return seq, pos
 
 
