@@ -71,7 +71,7 @@ def holds_or_none(expr: dict[str, Any], ev: Evaluation, chain: list[Any] | None 
         return None
 
 
-def _item_state(item: Any, keyword: str) -> bool | None:
+def item_state(item: Any, keyword: str) -> bool | None:
     """None when absent, else whether the value is non-empty (an unreadable value has bytes: non-empty)."""
     tag = tag_for_keyword(keyword)
     elements = getattr(item, "_dict", None)
@@ -97,11 +97,13 @@ def _places(attr: AttributeRequirement, ev: Evaluation) -> list[tuple[bool | Non
     if not ev.present.get(attr.path):  # the sequence is absent or has no items (most are: skip pydicom)
         return []
     if attr.path not in ev.items:  # once per sequence, not once per attribute of its items
-        ev.items[attr.path] = _items(ev.ds, attr.path)
-    return [(_item_state(item, attr.keyword), [item, ev.ds]) for item in ev.items[attr.path]]
+        ev.items[attr.path] = sequence_items(ev.ds, attr.path)
+    return [(item_state(item, attr.keyword), [item, ev.ds]) for item in ev.items[attr.path]]
 
 
-def _items(ds: Any, keyword: str) -> list[Any]:
+def sequence_items(ds: Any, keyword: str) -> list[Any]:
+    """The items of a top-level sequence ([] when absent, not a sequence, or unreadable: elements.py
+    reports that). Public, with item_state, because memo.py keys an instance on exactly what they read."""
     seq = tag_for_keyword(keyword)
     if ds is None or seq is None or seq not in ds:
         return []

@@ -37,8 +37,8 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
 from . import conformance
-from .findings import _item_state, _items
-from .predicates import PER_FRAME_TAG, SHARED_TAG, _items_at
+from .findings import item_state, sequence_items
+from .predicates import PER_FRAME_TAG, SHARED_TAG, items_at
 
 NO_READS = frozenset({"and", "or", "not", "module_present", "iod_requires"})  # iod_requires: the IOD's Types
 PRESENCE = frozenset({"present", "absent"})
@@ -146,9 +146,9 @@ def _key(plan: KeyPlan, present: dict[str, bool], ds: Any) -> Hashable:
     top = tuple(_element(ds, tag, value) for tag, value in plan.top.items())
     nested = frozenset((seq, tuple(_item(item, *plan.nested[seq]) for item in _bounded(_sequence_items(ds, seq))))
                        for seq in plan.nested.keys() & present.keys() if present[seq])
-    paths = tuple(tuple(_element(item, tag, value) for item in _bounded(_items_at(ds, list(path))))
+    paths = tuple(tuple(_element(item, tag, value) for item in _bounded(items_at(ds, list(path))))
                   for (path, tag), value in plan.paths.items())
-    groups = _bounded(_items_at(ds, [SHARED_TAG]) + _items_at(ds, [PER_FRAME_TAG])) if plan.macros else []
+    groups = _bounded(items_at(ds, [SHARED_TAG]) + items_at(ds, [PER_FRAME_TAG])) if plan.macros else []
     macros = tuple(tuple(tag in item for item in groups) for tag in plan.macros)
     return frozenset(present.items()), top, nested, paths, macros
 
@@ -157,17 +157,17 @@ def _item(item: Any, attributes: list[tuple[str, int]], tags: dict[int, bool]) -
     """One item of a checked sequence: the state of each of its attributes (findings.py's), and what the
     conditions read in it."""
     elements = item._dict
-    return (tuple(None if tag not in elements else _item_state(item, kw) for kw, tag in attributes),
+    return (tuple(None if tag not in elements else item_state(item, kw) for kw, tag in attributes),
             tuple(_element(item, tag, value) for tag, value in tags.items()))
 
 
 def _sequence_items(ds: Any, keyword: str) -> list[Any]:
-    """findings._items, without its lookups when the sequence is converted already (read_elements
+    """findings.sequence_items, without its lookups when the sequence is converted already (read_elements
     converts every top-level sequence it walks): the same list."""
     elem = ds._dict.get(tag_for_keyword(keyword))
     if isinstance(elem, DataElement) and elem.VR == "SQ":
         return list(elem.value or [])
-    return _items(ds, keyword)
+    return sequence_items(ds, keyword)
 
 
 def _bounded(items: list[Any]) -> list[Any]:

@@ -55,7 +55,7 @@ def holds(pred: dict[str, Any], scope: Scope) -> bool:
         tag = scope.macro_tags.get(str(pred.get("macro")))
         if tag is None:
             raise Undecided(f"macro {pred.get('macro')} has no known sequence")
-        return any(tag in item for item in _items_at(scope.top, [SHARED_TAG]) + _items_at(scope.top, [PER_FRAME_TAG]))
+        return any(tag in item for item in items_at(scope.top, [SHARED_TAG]) + items_at(scope.top, [PER_FRAME_TAG]))
     elems = _lookup(pred, scope)
     if op == "present":
         return bool(elems)
@@ -103,7 +103,7 @@ def _tag(pred: dict[str, Any]) -> int:
         raise Undecided(f"no tag in {pred}") from exc
 
 
-def _items_at(top: Any, path: list[int]) -> list[Any]:
+def items_at(top: Any, path: list[int]) -> list[Any]:
     """Every item reached by following the sequence path from the top level."""
     items = [top]
     for tag in path:
@@ -121,7 +121,7 @@ def _lookup(pred: dict[str, Any], scope: Scope) -> list[Any]:
     the path that has it."""
     tag = _tag(pred)
     if pred.get("path"):
-        items = _items_at(scope.top, [int(str(t), 16) for t in pred["path"]])
+        items = items_at(scope.top, [int(str(t), 16) for t in pred["path"]])
         return [item[tag] for item in items if tag in item]
     for item in scope.chain:
         if tag in item:
