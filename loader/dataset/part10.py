@@ -49,6 +49,7 @@ _ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _CHARSET = 0x00080005
 _CHARSET_TAG = BaseTag(_CHARSET)
 _TAGS: dict[int, BaseTag] = {}  # one BaseTag per tag seen: keys are immutable ints, so they can be shared
+_MAX_CACHED = 1 << 16  # private tags vary without end in a hostile archive: a long-running listener's cap
 _raw = tuple.__new__  # RawDataElement(...) without the NamedTuple's keyword-handling __new__
 _TEMPLATES: dict[tuple[Any, ...], dict[str, Any]] = {}
 _DEFAULT_CONFIG = {"assume_implicit_vr_switch": True, "replace_un_with_known_vr": True}
@@ -173,7 +174,7 @@ class _Walk:
             if stop is not None and stop(tag):
                 pos = at
                 break
-            key = _TAGS.get(tag) or _TAGS.setdefault(tag, BaseTag(tag))
+            key = _TAGS.get(tag) or _new_tag(tag)
             if size == _UNDEFINED:
                 value_at, vr = pos, self.undefined_vr(tag, vr, pos)
                 seq, pos = self.sequence(pos, implicit, encoding)
@@ -267,12 +268,20 @@ def _new_dataset(elements: dict[BaseTag, Any], parent_encoding: Any, implicit: b
     if state is None:
         template = Dataset({}, parent_encoding=parent_encoding)
         template.set_original_encoding(implicit, True, own)
+        if len(_TEMPLATES) >= _MAX_CACHED:
+            _TEMPLATES.clear()
         state = _TEMPLATES[key] = dict(vars(template))
     ds = object.__new__(Dataset)
     vars(ds).update({name: value.copy() if isinstance(value, (dict, list)) else value
                      for name, value in state.items()})
     vars(ds)["_dict"] = elements
     return ds
+
+
+def _new_tag(tag: int) -> BaseTag:
+    if len(_TAGS) >= _MAX_CACHED:
+        _TAGS.clear()
+    return _TAGS.setdefault(tag, BaseTag(tag))
 
 
 def _hashable(encoding: Any) -> Any:
