@@ -102,7 +102,7 @@ def _batch_values(store: Any, extracted: list[Extracted]) -> tuple[dict[str, Obs
     known = _known_versions(store, sorted({ex.sop_instance_uid for ex in extracted if not ex.normalized}))
     seen: dict[str, Observed] = defaultdict(lambda: defaultdict(dict))
     typed: dict[str, dict[tuple[str, str], Any]] = defaultdict(dict)
-    keywords = entity_keywords()
+    labels_of = _labels_by_keyword()
     for ex in extracted:
         if ex.normalized:
             continue
@@ -110,17 +110,29 @@ def _batch_values(store: Any, extracted: list[Extracted]) -> tuple[dict[str, Obs
         new = version not in known
         known.add(version)  # a second copy in the same batch counts once
         props = ex.batch.nodes.get("Instance", {}).get(ex.sop_instance_uid, {})
-        for label, wanted in keywords.items():
-            for entity_key in ex.batch.nodes.get(label, {}):
-                values_key = f"{label}|{entity_key}"
-                entity_typed = typed[values_key]
-                for keyword in wanted.intersection(props):
-                    text = value_text(props[keyword])
-                    entity_typed[(keyword, text)] = props[keyword]
+        entities = {label: [f"{label}|{key}" for key in ex.batch.nodes.get(label, ())] for label in ENTITY_IES}
+        for keyword, value in props.items():  # each keyword's text once, for every entity that has it
+            labels = labels_of.get(keyword)
+            if not labels:
+                continue
+            text = value_text(value)
+            for label in labels:
+                for values_key in entities[label]:
+                    typed[values_key][(keyword, text)] = value
                     if new:
                         counts = seen[values_key][keyword]
                         counts[text] = counts.get(text, 0) + 1
     return seen, typed
+
+
+@lru_cache(maxsize=1)
+def _labels_by_keyword() -> dict[str, tuple[str, ...]]:
+    """entity_keywords inverted: keyword -> the entity labels whose IE modules have it."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for label, keywords in entity_keywords().items():
+        for keyword in keywords:
+            found[keyword].append(label)
+    return {keyword: tuple(labels) for keyword, labels in found.items()}
 
 
 def _known_versions(store: Any, uids: list[str]) -> set[tuple[str, str]]:
