@@ -52,7 +52,7 @@ def dashboard_names() -> list[str]:
 
 def dashboard_limits() -> dict[str, int]:
     """The largest literal `limit=N` the dashboard passes per query: what a page asks for, where it is not
-    the query's own default (conformance_findings' default is the whole answer, the page asks for 5,000)."""
+    the query's own default (conformance_findings' default is 100,000 rows, the page asks for 5,000)."""
     limits: dict[str, int] = {}
     for name, args in _dashboard_calls():
         for n in re.findall(r"\blimit=(\d+)", args):
