@@ -6,7 +6,8 @@
 Which queries: every name the dashboard calls (`run("name"` / `cached("name"` found in dashboard/**/*.py,
 so the list follows the dashboard) and every named query with `example=True` in model/queries.
 Parameters are realistic: taken from the graph itself through named queries (a study with pointers, a
-series of it, an instance of it, a derived object with references, the most common SOP class...).
+series of it, an instance of it, a derived object with references, the most common SOP class...), and
+a dashboard query gets the `limit=` the dashboard passes it (the largest literal one), not its default.
 
 Per query: the cold first run and the median and p95 of `--runs` warm runs, in ms, and the row count.
 "Cold" is the first execution after the store was opened: on the embedded engine a freshly opened
@@ -36,12 +37,27 @@ SLOW_MS = 5_000  # above this cold time, only 2 warm runs
 VERY_SLOW_MS = 20_000  # above this, none (median and p95 are then the cold run)
 
 
-def dashboard_names() -> list[str]:
-    names: set[str] = set()
+def _dashboard_calls() -> list[tuple[str, str]]:
+    """(name, argument text) of every `run("…", …)` / `cached("…", …)` in dashboard/."""
+    calls: list[tuple[str, str]] = []
     for path in (REPO / "dashboard").rglob("*.py"):
-        names.update(re.findall(r"\b(?:run|cached)\(\s*\"([a-z0-9_]+)\"", path.read_text(encoding="utf-8")))
+        calls += re.findall(r"\b(?:run|cached)\(\s*\"([a-z0-9_]+)\"([^)]*)\)", path.read_text(encoding="utf-8"))
+    return calls
+
+
+def dashboard_names() -> list[str]:
     known = queries.all_queries()
-    return sorted(n for n in names if n in known)
+    return sorted({n for n, _ in _dashboard_calls() if n in known})
+
+
+def dashboard_limits() -> dict[str, int]:
+    """The largest literal `limit=N` the dashboard passes per query: what a page asks for, where it is not
+    the query's own default (conformance_findings' default is 100,000 rows, the page asks for 5,000)."""
+    limits: dict[str, int] = {}
+    for name, args in _dashboard_calls():
+        for n in re.findall(r"\blimit=(\d+)", args):
+            limits[name] = max(limits.get(name, 0), int(n))
+    return limits
 
 
 def example_names() -> list[str]:
@@ -68,6 +84,8 @@ def pick_params(store: Any) -> dict[str, Any]:
     uid_col = next((c for c in cols if "uid" in c.lower()), None)
     p["sop_class"] = sop_classes[0][uid_col] if sop_classes and uid_col else "1.2.840.10008.5.1.4.1.1.2"
     p["study"] = _first(store, "studies_with_pointers", None, limit=1) or ""
+    keys = _first(store, "study_patients", "patient_keys", uids=[p["study"]]) or []
+    p["patient"] = keys[0] if keys else _first(store, "browse_patients_unfiltered", "patient_key", limit=1) or ""
     series = store.run("browse_series", timeout_s=TIMEOUT_S, study=p["study"], limit=50).records()
     p["series"] = next(iter(series[0].values())) if series else ""
     for row in series:  # a series of a derived object (SEG, SR, KOS, PR, RTSTRUCT) has outgoing pointers
@@ -82,6 +100,9 @@ def pick_params(store: Any) -> dict[str, Any]:
     return p
 
 
+DASHBOARD_LIMITS = dashboard_limits()
+
+
 def params_for(name: str, p: dict[str, Any]) -> dict[str, Any]:
     named = queries.get(name)
     out: dict[str, Any] = {}
@@ -90,14 +111,16 @@ def params_for(name: str, p: dict[str, Any]) -> dict[str, Any]:
             out[key] = p["derived_uid"] if name in ("instance_references", "pointers_around_instance") else p["uid"]
         elif key == "study":
             out[key] = p["study"]
+        elif key == "patient":
+            out[key] = p["patient"]
         elif key == "series":
             out[key] = p["series"]
         elif key == "sop_class" and name not in ("sop_class_dimse",):
             out[key] = p["sop_class"]
     if name == "instance_referenced_by":
         out["uid"] = p["uid"]
-    if name in ("network_associations",):
-        out["limit"] = 5000
+    if name in DASHBOARD_LIMITS:
+        out["limit"] = DASHBOARD_LIMITS[name]
     for param in named.parameters:  # what the data did not supply: the query's own example value
         if param.required and param.name not in out and param.example is not None:
             out[param.name] = param.example

@@ -222,3 +222,28 @@ def test_most_queries_have_something_to_answer(graphs: dict[str, GraphStore], da
     empty = sorted(n for n in READ_QUERIES
                    if not (ANSWERS.get(("embedded", n)) or store.run(n, **arguments(n, data)).rows))
     assert len(empty) <= len(READ_QUERIES) // 10, f"no rows from {empty}"
+
+
+def test_the_conformance_drill_down_agrees_with_its_summary_and_its_cuts(graphs: dict[str, GraphStore],
+                                                                        data: dict[str, Any]) -> None:
+    """A module's failing instances are the whole drill-down's rows that fail in it (with only its findings),
+    as many as `conformance_by_module` counts, and a smaller limit gives the first rows of the answer:
+    the queries pick their first $limit instances before anything else is joined or unwound."""
+    sop = data["failing_sop_class"]
+    for engine, store in graphs.items():
+        every = store.run("conformance_failing", sop_class=sop, limit=EVERYTHING).records()
+        counts = {r["module"]: r["instances"] for r in store.run("conformance_by_module", sop_class=sop)
+                  if r["finding"] == "any"}
+        assert counts and len(every) == len({r["sop_instance_uid"] for r in every}), engine
+        for module, n in counts.items():
+            def kept(f: str, module: str = module) -> bool:
+                return f == module or f.startswith(module + ">")
+            expected = [{**r, "findings": [f for f in r["findings"] if kept(f)]} for r in every
+                        if any(kept(f) for f in r["findings"])]
+            got = store.run("conformance_failing", sop_class=sop, module=module, limit=EVERYTHING).records()
+            assert got == expected and len(got) == n, (engine, module)
+            assert store.run("conformance_failing", sop_class=sop, module=module, limit=1).records() == got[:1]
+        findings = store.run("conformance_findings", sop_class=sop, limit=EVERYTHING).records()
+        first = store.run("conformance_findings", sop_class=sop, limit=2).records()
+        key = [(r["sop_instance_uid"], r["path"], r["keyword"]) for r in findings]
+        assert len(findings) > 2 and [(r["sop_instance_uid"], r["path"], r["keyword"]) for r in first] == key[:2]

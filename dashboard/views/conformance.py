@@ -34,7 +34,7 @@ sop = st.selectbox("SOP class", list(labels), format_func=labels.__getitem__, ke
 row = by_class.loc[by_class["sop_class_uid"] == sop].iloc[0]
 checked = int(row["instances"])
 
-findings = graph.frame(graph.run("conformance_by_module", sop_class=sop))
+findings = graph.frame(graph.cached("conformance_by_module", sop_class=sop))
 info = graph.run("sop_class_iod", sop_class=sop).records()
 iod_key = info[0]["iod_key"] if info else None
 modules = graph.frame(graph.run("iod_modules", iod=iod_key)) if iod_key else pd.DataFrame()
@@ -63,7 +63,7 @@ if not drill.empty:
     st.download_button("Download CSV", drill.to_csv(index=False).encode(), mime="text/csv",
                        file_name=f"conformance-{sop}-{chosen or 'all'}.csv".replace(" ", "_"), key="conf_csv")
 
-found = graph.frame(graph.run("conformance_findings", sop_class=sop, limit=5000))
+found = graph.frame(graph.cached("conformance_findings", sop_class=sop, limit=5000))
 st.subheader(f"Findings, one per instance and attribute ({len(found):,}{'+' if len(found) >= 5000 else ''})")
 st.caption("path is the enclosing sequence ('' at the top level); condition is the text that made a 1C / 2C "
            "attribute required. A condition that cannot be evaluated gives no finding: it is not evaluated.")
