@@ -32,9 +32,14 @@ def files_only(said: Answers) -> tuple[Answers, int]:
 
 
 def _named(db: Path, name: str, key: str, value: str, *params: str) -> dict[str, int]:
+    """A named query's rows as {key: value}; rows sharing a key add up (two Patient nodes with one
+    PatientID, told apart by name or issuer, are one patient to the rivals, which key on PatientID)."""
     run = subprocess.run(["dicom-graph", "query", name, "-f", "json", "--db", str(db), *params],
                          capture_output=True, text=True, check=True)
-    return {str(row[key]): int(row[value]) for row in json.loads(run.stdout)}
+    out: Counter[str] = Counter()
+    for row in json.loads(run.stdout):
+        out[str(row[key])] += int(row[value])
+    return dict(out)
 
 
 def dicom_graph(db: Path) -> Answers:
