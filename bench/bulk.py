@@ -50,6 +50,17 @@ def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float,
     return elapsed, peak
 
 
+def extract_and_load(root: Path, shards: Path, target: list[str], workers: int, chunk_files: int,
+                     standard: bool) -> tuple[float, int, float, int]:
+    """(extract seconds, its peak RSS, load seconds, its peak RSS): `extract` of root into the empty
+    shards folder (reading the standard from the load's target when it has one), then `load` into it."""
+    extract_s, extract_peak = timed(["dicom-graph", "extract", str(root), "--out", str(shards), "--workers",
+                                     str(workers), "--chunk-files", str(chunk_files), "--no-progress",
+                                     *(target if standard else [])])
+    load_s, load_peak = timed(["dicom-graph", "load", str(shards), *target, "--no-progress"])
+    return extract_s, extract_peak, load_s, load_peak
+
+
 def folder_mb(path: Path) -> float:
     return round(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6, 1)
 
@@ -121,10 +132,8 @@ def main() -> None:
     # the machine is shared: bare parsing again, right before the bulk path, is its fairest yardstick
     base_next = baseline(files, args.workers)
     print(f"baseline again: {base_next:.1f} files/s", file=sys.stderr, flush=True)
-    extract_s, extract_peak = timed(["dicom-graph", "extract", str(root), "--out", str(shards), "--workers",
-                                     str(args.workers), "--chunk-files", str(args.chunk_files), "--no-progress",
-                                     *(target if not args.no_standard else [])])
-    load_s, load_peak = timed(["dicom-graph", "load", str(shards), *target, "--no-progress"])
+    extract_s, extract_peak, load_s, load_peak = extract_and_load(root, shards, target, args.workers,
+                                                                  args.chunk_files, not args.no_standard)
     bulk_rate = len(files) / (extract_s + load_s)
     result.update(extract_s=round(extract_s, 1), load_s=round(load_s, 1),
                   extract_files_per_s=round(len(files) / extract_s, 1),

@@ -20,6 +20,7 @@ given, which it does not empty: use a scratch database) with the standard not lo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -33,6 +34,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any, Iterator
 
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
@@ -143,7 +145,10 @@ def ours(files: list[str], neo4j: str | None, store_dir: bool, work: Path) -> di
                   **({"listener_errors": "".join(errors)[-500:]} if errors else {}))
 
 
-def orthanc(files: list[str], work: Path) -> dict:
+@contextlib.contextmanager
+def orthanc_server(work: Path) -> Iterator[tuple[subprocess.Popen, int, int]]:
+    """Debian's Orthanc on its own storage and index folders (work/orthanc/), DICOM and HTTP ports, no
+    authentication, every file stored uncompressed: (process, DICOM port, HTTP port), stopped on exit."""
     port, http = free_port(), free_port()
     root = work / "orthanc"
     config = {"Name": "bench", "StorageDirectory": str(root / "storage"), "IndexDirectory": str(root / "index"),
@@ -156,12 +161,25 @@ def orthanc(files: list[str], work: Path) -> dict:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=NODELAY)
     try:
         wait_for_port(port, proc)
-        seconds, code, err = send(files, port, "ORTHANC")
-        with urllib.request.urlopen(f"http://127.0.0.1:{http}/statistics", timeout=30) as answer:
-            stored = json.load(answer)["CountInstances"]
+        wait_for_port(http, proc)
+        yield proc, port, http
     finally:
         proc.terminate()
         proc.wait(60)
+
+
+def orthanc_rest(http: int, path: str, body: object = None) -> Any:
+    """One REST call to the Orthanc on `http`: GET, or POST of `body` as JSON; the decoded answer."""
+    data = None if body is None else json.dumps(body).encode()
+    with urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{http}{path}", data=data),
+                                timeout=300) as answer:
+        return json.load(answer)
+
+
+def orthanc(files: list[str], work: Path) -> dict:
+    with orthanc_server(work) as (_, port, http):
+        seconds, code, err = send(files, port, "ORTHANC")
+        stored = orthanc_rest(http, "/statistics")["CountInstances"]
     return result("orthanc", seconds, code, err, stored, version=orthanc_version())
 
 
