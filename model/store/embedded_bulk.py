@@ -37,21 +37,28 @@ COPY_BYTES = 64 * 1024 * 1024
 def _runs(files: list[Path]) -> Iterator[pa.Table]:
     """The shards' rows as tables of about COPY_ROWS rows or COPY_BYTES, columns unified (a missing
     one is null)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     run: list[pa.Table] = []
     rows = size = 0
     for f in files:
-        table = pq.read_table(f)
-        run.append(table)
-        rows, size = rows + table.num_rows, size + table.nbytes
+        run.append(pq.read_table(f))
+        rows, size = rows + run[-1].num_rows, size + run[-1].nbytes
         if rows >= COPY_ROWS or size >= COPY_BYTES:
-            combined = pa.concat_tables(run, promote_options="default").combine_chunks()
-            run, rows, size = [], 0, 0  # the shards' tables go before the COPY: one copy of the rows is held, not two
-            yield combined
+            rows = size = 0
+            yield _combined(run)  # not bound here: once the caller drops it, no run is held while the next is read
     if run:
-        yield pa.concat_tables(run, promote_options="default").combine_chunks()
+        yield _combined(run)
+
+
+def _combined(run: list[Any]) -> Any:
+    """The run's tables as one, and the run emptied: the shards' tables go before the COPY, so one copy of
+    the rows is held, not two."""
+    import pyarrow as pa
+
+    tables = run[:]
+    run.clear()
+    return pa.concat_tables(tables, promote_options="default").combine_chunks()
 
 
 class EmbeddedBulk(EmbeddedWrites):
