@@ -20,11 +20,11 @@ from typing import Any, Callable
 from pydicom.charset import python_encoding
 from pydicom.dataelem import RawDataElement
 
-from .part10 import sequence_element
 from dicom_graph.model import schema
 
 from .content_hash import update_deferred, update_unnamed, update_value
 from .convert import as_text, ascii_text, coerce, fast_value, is_empty, plain, typed
+from .part10 import sequence_element
 from .references import Pointers, walk_private, walk_sequence
 from .tags import (FACTS, FIRST_CONTENT_TAG, REFERENCED_SOP_INSTANCE_UID, TEXT_VRS, dict_vr, in_tag_order, seq_name,
                    tag_facts)

@@ -226,7 +226,9 @@ def read_dataset(path: str, force: bool = False, fh: BinaryIO | None = None) -> 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds = part10.read(fh, DEFER_SIZE) if fh is not None and not force else None
-        return ds if ds is not None else pydicom.dcmread(fh if fh is not None else path, stop_before_pixels=True, defer_size=DEFER_SIZE,
+        if ds is not None:
+            return ds
+        return pydicom.dcmread(fh if fh is not None else path, stop_before_pixels=True, defer_size=DEFER_SIZE,
                                force=force)
 
 
