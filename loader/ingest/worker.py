@@ -8,7 +8,6 @@ the graph, so any number of workers can run it; run.py preloads this module in t
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import warnings
 from dataclasses import dataclass, field
@@ -59,18 +58,6 @@ def process_chunk(files: list[SourceFile]) -> list[FileOutcome]:
     """One pool task: a few files per round trip, with the settings init_worker left in this process."""
     req, pseudo = _WORKER.get("requirements"), _WORKER.get("pseudonymizer")
     return [process_file(f, req, pseudo) for f in files]
-
-
-def process_marked(chunk_id: int, files: list[SourceFile], markers: str) -> list[FileOutcome]:
-    """process_chunk, with a marker file (named by this process's id, holding the chunk's id) while the
-    chunk is parsed: when a worker dies (kill -9, the OOM killer), the markers left behind name the chunks
-    that were being parsed, the only ones parsers.py has to suspect and retry alone."""
-    marker = os.path.join(markers, str(os.getpid()))
-    with open(marker, "w", encoding="ascii") as fh:
-        fh.write(str(chunk_id))
-    result = process_chunk(files)
-    os.unlink(marker)
-    return result
 
 
 def process_file(f: SourceFile, requirements: conformance.Requirements | None = None,
