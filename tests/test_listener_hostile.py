@@ -147,9 +147,11 @@ def test_hostile_peers_do_not_starve_real_ones_and_are_recorded(engine: str, cor
               f"{max(max(results[n]) for n in results if n.startswith('slow')):.2f} s, "
               f"over {results['over']}, stall {results['stall']}, silent {results['silent']}")
         assert all(t < 8 for t in legit), legit  # ARTIM 2 s + the storescu itself, on 2 busy cores
-        assert max(results["garbage"]) < 1.0, results["garbage"]  # garbage closes at once
+        # garbage, and the connections over the per-address limit, close at once: before the ARTIM timer
+        # could have closed them (its earliest, ARTIM - 0.5, is the slow peers' lower bound below)
+        assert max(results["garbage"]) < ARTIM - 0.5, results["garbage"]
         assert all(ARTIM - 0.5 < t[0] < ARTIM + 3 for n, t in results.items() if n.startswith("slow")), results
-        assert results["over"][:2] < [1.0, 1.0] and all(ARTIM - 0.5 < t < ARTIM + 3 for t in results["over"][2:])
+        assert max(results["over"][:2]) < ARTIM - 0.5 and all(ARTIM - 0.5 < t < ARTIM + 3 for t in results["over"][2:])
         assert all(IDLE - 0.5 < results[n][0] < IDLE + 4 for n in ("stall", "silent")), results
 
     with listener.reader() as store:
