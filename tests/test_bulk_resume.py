@@ -10,11 +10,14 @@ import subprocess
 import sys
 import time
 
-from dicom_graph.loader.bulk.extract import run_extract
+from dicom_graph.loader.bulk.chunk import ChunkTask, run_task
+from dicom_graph.loader.bulk.extract import _file_by_file, run_extract
+from dicom_graph.loader.ingest.sources import walk
 from dicom_graph.loader.bulk.load import run_load
 from dicom_graph.model.store import open_store
 
 from .bulk_helpers import PYDICOM_FILES, cli, content, graph
+from .test_hostile_files_worker import _workers
 
 
 def _start(*args: str) -> subprocess.Popen[bytes]:
@@ -87,3 +90,41 @@ def test_kill_9_during_load_then_again_equals_a_clean_load(tmp_path):
     with graph(target) as g:
         assert (g.stats(), content(g)) == expected
         assert g.query("MATCH (r:IngestRun) RETURN r.status AS s").column("s") == ["finished"]
+
+
+def _shards(out) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.parquet"))}
+
+
+def test_a_killed_extract_worker_costs_nothing(tmp_path):
+    out = tmp_path / "shards"
+    proc = _start("extract", str(PYDICOM_FILES), "--out", str(out), "--workers", "2", "--chunk-files", "8")
+    _wait(lambda: len(list((out / "done").glob("*.json"))) >= 1 if (out / "done").is_dir() else False, proc)
+    os.killpg(proc.pid, signal.SIGSTOP)
+    try:
+        workers = _workers(proc.pid)
+        assert workers, "no extract worker found under the running extract"
+        workers[0].send_signal(signal.SIGKILL)
+    finally:
+        os.killpg(proc.pid, signal.SIGCONT)
+    try:
+        assert proc.wait(timeout=300) == 0  # it finishes and exits: the dead worker's chunk ran again
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    clean = tmp_path / "clean"
+    summary = run_extract([str(PYDICOM_FILES)], str(clean), workers=1, chunk_files=8)
+    assert len(list((out / "done").glob("*.json"))) == summary.chunks
+    assert _shards(out) == _shards(clean)
+
+
+def test_a_chunk_parsed_file_by_file_writes_what_its_task_writes(tmp_path):
+    """What a chunk that killed its worker twice goes through (extract._file_by_file)."""
+    files = list(walk([str(PYDICOM_FILES)]))[:40]
+    for name, run in (("task", lambda t: run_task(t)), ("file-by-file", lambda t: _file_by_file(2, t))):
+        task = ChunkTask(0, files, str(tmp_path / name), "run", None)
+        result = run(task)
+        assert sum(result["statuses"].values()) == len(files)
+    assert _shards(tmp_path / "task") == _shards(tmp_path / "file-by-file")
+    reports = [(tmp_path / name / "rejects" / "chunk-000000.jsonl").read_text() for name in ("task", "file-by-file")]
+    assert reports[0] == reports[1] and reports[0]  # pydicom's test files include some it rejects

@@ -1,9 +1,9 @@
 """A parser worker killed mid-run (kill -9, what the OOM killer does) must not hang the ingest (issue 15).
 
 With a multiprocessing.Pool the dead worker's chunk never completed and the ingest sat idle until
-stopped; the ingest now sees the pool broken, parses the waiting chunks in a new pool and the dead
-worker's chunk again, alone, and finishes with every file accounted for.
-"""
+stopped; with a ProcessPoolExecutor the ingest finished and then never exited (a CI run). Each worker
+now owns its pipe (loader/ingest/pool.py): the dead worker's chunk is parsed again, the ingest
+finishes and exits with every file accounted for."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from dicom_graph.loader.dataset import conformance
 from dicom_graph.loader.ingest.resolve import Resolver
 from dicom_graph.loader.ingest.sources import SourceFile
 from dicom_graph.loader.ingest.summary import RejectionReport
-from dicom_graph.loader.ingest.worker import process_file, quiet
+from dicom_graph.loader.ingest.worker import FileOutcome, process_file, quiet
 from dicom_graph.loader.ingest.writer import source_files
 from dicom_graph.model.instance_width import cap_instance_rows
 from dicom_graph.model.store.base import QueryResult
@@ -47,11 +47,13 @@ class _EmptyGraph:
         return set()
 
 
-def extract_chunk(task: ChunkTask) -> dict[str, Any]:
-    """Parse, resolve and write one chunk; returns what the manifest records of it. Never raises for a
-    bad file (it is a rejected outcome, reported); a failure to write the shards does raise."""
+def extract_chunk(task: ChunkTask, outcomes: list[FileOutcome] | None = None) -> dict[str, Any]:
+    """Parse (unless its files' `outcomes` are given), resolve and write one chunk; returns what the
+    manifest records of it. Never raises for a bad file (it is a rejected outcome, reported); a failure
+    to write the shards does raise."""
     quiet()
-    outcomes = [process_file(f, task.requirements) for f in task.files]
+    if outcomes is None:
+        outcomes = [process_file(f, task.requirements) for f in task.files]
     resolved = Resolver(cast(Any, _EmptyGraph())).resolve(outcomes)
     graph = resolved.graph
     for label in RECOMPUTED_AT_LOAD:
@@ -75,11 +77,16 @@ def extract_chunk(task: ChunkTask) -> dict[str, Any]:
                           "unchanged": resolved.instances_unchanged}}
 
 
-def run_task(task: ChunkTask) -> dict[str, Any]:
+def run_task(task: ChunkTask, outcomes: list[FileOutcome] | None = None) -> dict[str, Any]:
     """extract_chunk, then the chunk's done record (the last thing a task writes): what extract.py and
     a Dask worker run."""
     from dicom_graph.loader.bulk.manifest import mark_done
 
-    result = extract_chunk(task)
+    result = extract_chunk(task, outcomes)
     mark_done(Path(task.out), task.chunk_id, result)
     return result
+
+
+def run_tasks(tasks: list[ChunkTask]) -> list[dict[str, Any]]:
+    """run_task for each: the work of extract.py's worker processes (pool.OrderedPool maps lists)."""
+    return [run_task(t) for t in tasks]

@@ -24,15 +24,18 @@ class Parsers:
     """Where files are parsed: in this process for a small run or --workers 1, else in a pool."""
 
     def __init__(self, workers: int, requirements: conformance.Requirements | None,
-                 pseudonymizer: Pseudonymizer | None, batch_instances: int) -> None:
+                 pseudonymizer: Pseudonymizer | None, batch_instances: int, isolated: bool = False) -> None:
+        """`isolated`: never in this process, even a few files or one worker (for files one of which
+        has killed its parser already: bulk/extract.py)."""
         self.workers = workers
+        self.isolated = isolated
         self.initargs = (requirements, pseudonymizer)
         self.in_flight = batch_instances // CHUNK_FILES + IN_FLIGHT_PER_WORKER * workers
         self.pool: OrderedPool[SourceFile, FileOutcome] | None = None
 
     def outcomes(self, files: list[SourceFile]) -> Iterator[list[FileOutcome]]:
         chunks = [files[start:start + CHUNK_FILES] for start in range(0, len(files), CHUNK_FILES)]
-        if self.workers == 1 or len(files) <= CHUNK_FILES:
+        if not self.isolated and (self.workers == 1 or len(files) <= CHUNK_FILES):
             quiet()
             return ([process_file(f, *self.initargs) for f in chunk] for chunk in chunks)
         self.pool = OrderedPool(self.workers, process_chunk, _died, init_worker, self.initargs, self.in_flight)
