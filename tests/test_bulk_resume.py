@@ -17,7 +17,7 @@ from dicom_graph.loader.bulk.load import run_load
 from dicom_graph.model.store import open_store
 
 from .bulk_helpers import PYDICOM_FILES, cli, content, graph
-from .test_hostile_files_worker import _workers
+from .test_hostile_files_worker import kill_one_worker
 
 
 def _start(*args: str) -> subprocess.Popen[bytes]:
@@ -100,13 +100,7 @@ def test_a_killed_extract_worker_costs_nothing(tmp_path):
     out = tmp_path / "shards"
     proc = _start("extract", str(PYDICOM_FILES), "--out", str(out), "--workers", "2", "--chunk-files", "8")
     _wait(lambda: len(list((out / "done").glob("*.json"))) >= 1 if (out / "done").is_dir() else False, proc)
-    os.killpg(proc.pid, signal.SIGSTOP)
-    try:
-        workers = _workers(proc.pid)
-        assert workers, "no extract worker found under the running extract"
-        workers[0].send_signal(signal.SIGKILL)
-    finally:
-        os.killpg(proc.pid, signal.SIGCONT)
+    kill_one_worker(proc.pid)
     try:
         assert proc.wait(timeout=300) == 0  # it finishes and exits: the dead worker's chunk ran again
     finally:

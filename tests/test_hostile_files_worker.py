@@ -27,6 +27,18 @@ def _workers(ingest_pid: int) -> list[psutil.Process]:
     return [p for p in me.children(recursive=True) if p.pid not in direct]
 
 
+def kill_one_worker(group_leader: int) -> None:
+    """kill -9 of one worker of a running command, its process group frozen meanwhile (so that it cannot
+    finish between the choice and the kill)."""
+    os.killpg(group_leader, signal.SIGSTOP)
+    try:
+        workers = _workers(group_leader)
+        assert workers, "no worker process found under the running command"
+        workers[0].send_signal(signal.SIGKILL)
+    finally:
+        os.killpg(group_leader, signal.SIGCONT)
+
+
 def test_killed_worker_is_replaced_and_every_file_is_accounted_for(engine, tmp_path):
     archive = tmp_path / "archive"
     subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "bench" / "synth.py"),
@@ -39,13 +51,7 @@ def test_killed_worker_is_replaced_and_every_file_is_accounted_for(engine, tmp_p
                                         "--report", str(report)),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     _wait_for_commits(target, proc, 1)
-    os.killpg(proc.pid, signal.SIGSTOP)  # frozen: the run cannot finish between the choice and the kill
-    try:
-        workers = _workers(proc.pid)
-        assert workers, "no parser worker found under the running ingest"
-        workers[0].send_signal(signal.SIGKILL)
-    finally:
-        os.killpg(proc.pid, signal.SIGCONT)
+    kill_one_worker(proc.pid)
     try:
         out, err = proc.communicate(timeout=300)  # it finishes: no wait without end
     except subprocess.TimeoutExpired:
