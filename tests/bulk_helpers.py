@@ -1,4 +1,4 @@
-"""What the bulk tests share: pydicom's test files, the CLI as a subprocess, a graph's content as data."""
+"""What the bulk tests share: pydicom's test files, the CLI as a subprocess, shards and a graph's content as data."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ from dicom_graph.model.store import GraphStore, open_store
 PYDICOM_FILES = Path(pydicom.__file__).resolve().parent / "data" / "test_files"
 # set when the graph is written, not by the files: differs between any two runs
 VOLATILE = {"ingested_at", "_id"}
+
+
+def shard_bytes(out: Path) -> dict[str, bytes]:
+    """Every Parquet shard under `out`, by its path there: what "byte-identical shards" compares."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.parquet"))}
 
 
 def cli(*args: str, check: bool = True, **kw: Any) -> subprocess.CompletedProcess[str]:

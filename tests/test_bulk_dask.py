@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from dicom_graph.loader.bulk.extract import run_extract
@@ -11,13 +9,9 @@ from dicom_graph.loader.bulk.load import run_load
 from dicom_graph.loader.bulk.manifest import read
 from dicom_graph.model.store import open_store
 
-from .bulk_helpers import PYDICOM_FILES, content
+from .bulk_helpers import PYDICOM_FILES, content, shard_bytes
 
 distributed = pytest.importorskip("distributed", reason="extract --dask needs the dask extra")
-
-
-def _shard_bytes(out: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.parquet"))}
 
 
 def test_dask_extraction_is_byte_identical_to_local(tmp_path):
@@ -27,7 +21,7 @@ def test_dask_extraction_is_byte_identical_to_local(tmp_path):
                                   dashboard_address=None) as cluster:
         summary = run_extract([str(PYDICOM_FILES)], str(remote), dask=cluster.scheduler_address, chunk_files=30)
     assert summary.chunks_run == summary.chunks > 1
-    assert _shard_bytes(local) == _shard_bytes(remote) and _shard_bytes(local)
+    assert shard_bytes(local) == shard_bytes(remote) and shard_bytes(local)
     for name in ("rejects.jsonl",):
         assert (local / name).read_bytes() == (remote / name).read_bytes()
     a, b = read(local), read(remote)

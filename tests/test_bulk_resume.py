@@ -16,7 +16,7 @@ from dicom_graph.loader.ingest.sources import walk
 from dicom_graph.loader.bulk.load import run_load
 from dicom_graph.model.store import open_store
 
-from .bulk_helpers import PYDICOM_FILES, cli, content, graph
+from .bulk_helpers import PYDICOM_FILES, cli, content, graph, shard_bytes
 from .test_hostile_files_worker import kill_one_worker
 
 
@@ -56,8 +56,7 @@ def test_kill_9_during_extract_then_again_redoes_only_missing_chunks(tmp_path):
     assert {p: p.stat().st_mtime_ns for p in kept} == kept, "a chunk done before the kill was redone"
     clean = tmp_path / "clean"
     run_extract([str(PYDICOM_FILES)], str(clean), workers=1, chunk_files=8)
-    assert {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.parquet"))} == \
-        {str(p.relative_to(clean)): p.read_bytes() for p in sorted(clean.rglob("*.parquet"))}
+    assert shard_bytes(out) == shard_bytes(clean)
 
 
 def test_kill_9_during_load_then_again_equals_a_clean_load(tmp_path):
@@ -92,10 +91,6 @@ def test_kill_9_during_load_then_again_equals_a_clean_load(tmp_path):
         assert g.query("MATCH (r:IngestRun) RETURN r.status AS s").column("s") == ["finished"]
 
 
-def _shards(out) -> dict[str, bytes]:
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.parquet"))}
-
-
 def test_a_killed_extract_worker_costs_nothing(tmp_path):
     out = tmp_path / "shards"
     proc = _start("extract", str(PYDICOM_FILES), "--out", str(out), "--workers", "2", "--chunk-files", "8")
@@ -109,7 +104,7 @@ def test_a_killed_extract_worker_costs_nothing(tmp_path):
     clean = tmp_path / "clean"
     summary = run_extract([str(PYDICOM_FILES)], str(clean), workers=1, chunk_files=8)
     assert len(list((out / "done").glob("*.json"))) == summary.chunks
-    assert _shards(out) == _shards(clean)
+    assert shard_bytes(out) == shard_bytes(clean)
 
 
 def test_a_chunk_parsed_file_by_file_writes_what_its_task_writes(tmp_path):
@@ -119,6 +114,6 @@ def test_a_chunk_parsed_file_by_file_writes_what_its_task_writes(tmp_path):
         task = ChunkTask(0, files, str(tmp_path / name), "run", None)
         result = run(task)
         assert sum(result["statuses"].values()) == len(files)
-    assert _shards(tmp_path / "task") == _shards(tmp_path / "file-by-file")
+    assert shard_bytes(tmp_path / "task") == shard_bytes(tmp_path / "file-by-file")
     reports = [(tmp_path / name / "rejects" / "chunk-000000.jsonl").read_text() for name in ("task", "file-by-file")]
     assert reports[0] == reports[1] and reports[0]  # pydicom's test files include some it rejects

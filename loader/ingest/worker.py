@@ -2,7 +2,7 @@
 
 Only small picklable results cross back to the writer process: the file's status, why it was
 rejected or recovered, and its instances as `Extracted` records (loader/dataset). Nothing here reads
-the graph, so any number of workers can run it; run.py preloads this module in the forkserver.
+the graph, so any number of workers can run it; pool.py preloads this module in the forkserver.
 """
 
 from __future__ import annotations
