@@ -60,7 +60,8 @@ def run_extract(paths: list[str], out: str, *, workers: int | None = None, dask:
     target = Path(out).absolute()
     skipped: list[list[str]] = []
     files = list(walk(abs_paths, skip={str(target)}, on_skip=lambda p, why: skipped.append([p, why])))
-    files = [f for f in files if target not in Path(f.path).parents]  # never our own shards
+    inside = str(target) + os.sep
+    files = [f for f in files if not f.path.startswith(inside)]  # never our own shards (paths are absolute)
     chunks = [files[i:i + chunk_files] for i in range(0, len(files), chunk_files)]
     run_key = run_key_for(abs_paths, False)
     wanted = manifests.new(run_key, abs_paths, chunks, chunk_files, requirements is not None)

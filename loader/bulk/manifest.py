@@ -50,10 +50,20 @@ def read(out: Path) -> dict[str, Any] | None:
 
 
 def save(out: Path, manifest: dict[str, Any]) -> None:
-    """Streamed to the file: the text of a manifest listing a million files (~120 MB) is never held."""
+    """Streamed to the file a chunk per line: the text of a manifest listing a million files (~100 MB) is
+    never held, and each line is encoded by json's C encoder (`json.dump` is the pure-Python one: 10 s
+    per save at 1M files)."""
     def write(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(manifest, fh, indent=1, sort_keys=True)
+            for n, name in enumerate(sorted(manifest)):
+                fh.write(("{" if n == 0 else ",\n") + json.dumps(name) + ": ")
+                if name != "chunks":
+                    fh.write(json.dumps(manifest[name], sort_keys=True))
+                    continue
+                for i, chunk in enumerate(manifest[name]):
+                    fh.write(("[\n" if i == 0 else ",\n") + json.dumps(chunk, sort_keys=True))
+                fh.write("]" if manifest[name] else "[]")
+            fh.write("}\n" if manifest else "{}\n")
 
     write_atomically(out / MANIFEST, write)
 

@@ -145,8 +145,14 @@ class EmbeddedStore(EmbeddedBulk):
         return int(self.query(f"MATCH ()-[r:{quote(rel_type)}]->() RETURN count(*)").scalar() or 0)
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _value(value: Any) -> Any:
-    """Engine values to the shape both stores return: nodes and relationships as dicts."""
+    """Engine values to the shape both stores return: nodes and relationships as dicts. Scalars first:
+    they are nearly every value (the conformance requirements alone are 1.6 million)."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, dict):
         if "_LABEL" in value and "_ID" in value:
             ident = value["_ID"]
