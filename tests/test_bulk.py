@@ -138,3 +138,27 @@ def test_corpus_extract_load_equals_ingest_and_the_oracle(corpus, tmp_path):
         assert bulk.stats() == ingested.stats()
         assert content(bulk) == content(ingested)
         oracle_checks.test_corpus_reproduces_oracle((bulk, summary), corpus)
+
+
+def test_worker_processes_check_conformance_as_the_driver_does(tmp_path):
+    """The pool's workers get the run's requirements once, at their start, not in every task: their
+    shards must be the driver's own (workers=1 parses in this process, the requirements in the task),
+    with the conformance properties only requirements give."""
+    import pyarrow.parquet as pq
+
+    from dicom_graph.loader.dataset import conformance
+    from dicom_graph.loader.standard import load_standard
+
+    from .bulk_helpers import shard_bytes
+
+    with open_store(db=str(tmp_path / "standard.db"), read_only=False, create=True) as store:
+        load_standard(store)
+        requirements = conformance.load_requirements(store)
+    pooled, alone = tmp_path / "pooled", tmp_path / "alone"
+    run_extract([str(PYDICOM_FILES)], str(pooled), workers=2, chunk_files=40, requirements=requirements)
+    run_extract([str(PYDICOM_FILES)], str(alone), workers=1, chunk_files=40, requirements=requirements)
+    assert len(read(pooled)["chunks"]) > 2
+    assert shard_bytes(pooled) == shard_bytes(alone)
+    tables = [pq.read_table(p) for p in sorted((pooled / "nodes" / "Instance").glob("*.parquet"))]
+    checked = [v for t in tables if "conformant" in t.column_names for v in t.column("conformant").to_pylist()]
+    assert checked.count(True) and checked.count(False)  # evaluated, not left out

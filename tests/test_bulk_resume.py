@@ -110,7 +110,7 @@ def test_a_killed_extract_worker_costs_nothing(tmp_path):
 def test_a_chunk_parsed_file_by_file_writes_what_its_task_writes(tmp_path):
     """What a chunk that killed its worker twice goes through (extract._file_by_file)."""
     files = list(walk([str(PYDICOM_FILES)]))[:40]
-    for name, run in (("task", lambda t: run_task(t)), ("file-by-file", lambda t: _file_by_file(2, t))):
+    for name, run in (("task", lambda t: run_task(t)), ("file-by-file", lambda t: _file_by_file(2, None, t))):
         task = ChunkTask(0, files, str(tmp_path / name), "run", None)
         result = run(task)
         assert sum(result["statuses"].values()) == len(files)

@@ -9,7 +9,7 @@ What spans chunks is folded at load time (fold.py). Only the small ChunkResult t
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -87,6 +87,17 @@ def run_task(task: ChunkTask, outcomes: list[FileOutcome] | None = None) -> dict
     return result
 
 
+_PROCESS: dict[str, Any] = {}  # what keep_requirements left in this worker process
+
+
+def keep_requirements(requirements: conformance.Requirements | None) -> None:
+    """Pool initializer: the run's requirements once per worker process rather than in every task. A
+    task would carry 1.7 MB of pickle, and each copy would start the conformance memo (memo.py) afresh."""
+    quiet()
+    _PROCESS["requirements"] = requirements
+
+
 def run_tasks(tasks: list[ChunkTask]) -> list[dict[str, Any]]:
-    """run_task for each: the work of extract.py's worker processes (pool.OrderedPool maps lists)."""
-    return [run_task(t) for t in tasks]
+    """run_task for each, with the requirements keep_requirements left here (the tasks come without):
+    the work of extract.py's worker processes (pool.OrderedPool maps lists)."""
+    return [run_task(replace(t, requirements=_PROCESS["requirements"])) for t in tasks]

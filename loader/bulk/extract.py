@@ -10,20 +10,19 @@ its done record's counts come back.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from dicom_graph.loader.bulk import manifest as manifests
-from dicom_graph.loader.bulk.chunk import ChunkTask, run_task, run_tasks
+from dicom_graph.loader.bulk.chunk import ChunkTask, keep_requirements, run_task, run_tasks
 from dicom_graph.loader.bulk.shards import chunk_name, write_atomically
 from dicom_graph.loader.dataset import conformance
 from dicom_graph.loader.ingest.parsers import Parsers
 from dicom_graph.loader.ingest.pool import OrderedPool
 from dicom_graph.loader.ingest.sources import walk
 from dicom_graph.loader.ingest.summary import RejectionReport, run_key_for
-from dicom_graph.loader.ingest.worker import quiet
 
 DEFAULT_CHUNK_FILES = 1000  # files per task and per shard: a few MB of Parquet, seconds of work
 
@@ -106,18 +105,21 @@ def _in_pool(tasks: list[ChunkTask], workers: int) -> Iterator[dict[str, Any]]:
     """The ingest's worker pool, a task per chunk: a chunk whose worker dies (kill -9, the OOM killer, a
     crash in a native decoder) runs again, and if it dies again its files are parsed as the ingest
     parses them, each file's death its own (_file_by_file; the other chunks wait for it)."""
-    pool = OrderedPool(workers, run_tasks, partial(_file_by_file, workers), quiet, (), ahead=len(tasks))
+    requirements = tasks[0].requirements  # the run's: the same in every task, sent once per worker
+    pool = OrderedPool(workers, run_tasks, partial(_file_by_file, workers, requirements), keep_requirements,
+                       (requirements,), ahead=len(tasks))
     try:
-        for [result] in pool.map([[t] for t in tasks]):
+        for [result] in pool.map([[replace(t, requirements=None)] for t in tasks]):
             yield result
     finally:
         pool.close()
 
 
-def _file_by_file(workers: int, task: ChunkTask) -> dict[str, Any]:
+def _file_by_file(workers: int, requirements: conformance.Requirements | None, task: ChunkTask) -> dict[str, Any]:
     """A chunk that killed its worker twice: its files parsed in worker processes of their own (so a
     file that kills its parser alone is reported WorkerDied and nothing else is lost), then resolved and
     written here, as its worker would have."""
+    task = replace(task, requirements=requirements)
     parsers = Parsers(workers, task.requirements, None, len(task.files), isolated=True)
     try:
         outcomes = [o for chunk in parsers.outcomes(task.files) for o in chunk]
