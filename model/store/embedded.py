@@ -5,9 +5,10 @@ Why it is shaped this way (measurements in ENGINE-NOTES.md):
   and a property column is added with `ALTER TABLE ... ADD` the first time a batch carries it.
 - Writes (embedded_write.py) copy new rows in bulk and merge the rest, bounding the buffer pool;
   `load` copies Parquet shards as they are (embedded_bulk.py).
-- One writer process at a time (the engine holds a file lock); readers open read-only, see the graph as
-  of their open and `refresh()` to see newer commits, and wait out a writer's checkpoint rather than
-  fail (embedded_connection.py).
+- One writer process at a time (the engine holds a file lock); readers open read-only and see the graph
+  as of their open, or of the writer's latest checkpoint: a statement of a reader whose graph file a
+  writer has rewritten since reopens first (embedded_gate.py), and `refresh()` reopens on demand. A
+  reader waits out a writer's statement rather than fail (embedded_connection.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .base import (VERSION_QUERY, GraphNotFound, QueryError, QueryResult, ReadOn
                    quote)
 from .embedded_types import DDL_TYPES
 from .embedded_bulk import EmbeddedBulk
+from .embedded_gate import Gate
 
 
 class EmbeddedStore(EmbeddedBulk):
@@ -41,6 +43,7 @@ class EmbeddedStore(EmbeddedBulk):
                     f"`dicom-graph ingest PATH` (or pass --db)")
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._gate = Gate(self.path, writer=not read_only)
         self._columns = {}
         self.reopens = 0
         self._open()
@@ -81,7 +84,7 @@ class EmbeddedStore(EmbeddedBulk):
 
     def recorded_version(self) -> tuple[int, str | None] | None:
         def read() -> tuple[int, str | None] | None:
-            with self._lock:
+            with self._lock, self._statement():
                 tables = {row[0] for row in self._execute("CALL show_tables() RETURN name").get_all()}
                 if schema.GRAPH_VERSION.label not in tables:  # written before the version node existed
                     return None
@@ -115,7 +118,7 @@ class EmbeddedStore(EmbeddedBulk):
 
     def _query_once(self, cypher: str, params: dict[str, Any] | None, write: bool,
                     timeout_s: float | None) -> QueryResult:
-        with self._lock:
+        with self._lock, self._statement():
             if timeout_s:
                 self._conn.set_query_timeout(int(timeout_s * 1000))
             guarded = not write and not self.read_only

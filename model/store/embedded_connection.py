@@ -1,6 +1,11 @@
 """One open LadybugDB database: opening (and waiting out a writer's checkpoint), executing, reopening,
 the table columns it has seen. The store's schema, writes and reads are built on these.
 
+Every open, statement and close holds the gate (embedded_gate.py), so a dicom-graph writer's
+checkpoint never runs under a dicom-graph reader's open or statement; a reader reopens when the graph
+file has changed since its open. The retries below remain for what the gate does not cover (another
+program's writer, a writer that stopped waiting for a reader that never ends).
+
 Why readers wait instead of failing: while a writer process checkpoints (every COPY ends with one),
 ladybug 0.22 refuses read-only opens with "checkpoint recovery is pending", and a reader that reads
 pages mid-checkpoint is told the database "may be checkpointing"; now and then an open meets the WAL
@@ -16,14 +21,16 @@ from __future__ import annotations
 import os
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import ladybug
 import psutil
 
 from .. import schema
 from .base import GraphStore, QueryError, ReadOnlyError, StoreError, first_line, quote
+from .embedded_gate import Gate, GateTimeout, signature
 from .embedded_types import DDL_TYPES
 
 T = TypeVar("T")
@@ -42,6 +49,11 @@ _WAL_BEING_WRITTEN = "Checksum verification failed, the WAL file is corrupted"
 
 class CheckpointBusy(StoreError):
     """A writer's checkpoint is in the way of a read: transient, so the read is retried."""
+
+
+class GraphChanged(CheckpointBusy):
+    """A writer rewrote the graph file during a reader's statement: the answer may be torn, so it is
+    asked again after a reopen."""
 
 
 class OpenRace(CheckpointBusy):
@@ -67,6 +79,8 @@ class EmbeddedConnection(GraphStore):
     read_only: bool
     reopens: int
     _lock: threading.RLock
+    _gate: Gate
+    _opened_as: tuple[int, int, int] | None  # the graph file's signature at this open
     _columns: dict[str, set[str]]
 
     def _open(self) -> None:
@@ -77,9 +91,14 @@ class EmbeddedConnection(GraphStore):
 
     def _database(self) -> ladybug.Database:
         try:
-            return ladybug.Database(str(self.path), read_only=self.read_only,
-                                    buffer_pool_size=buffer_pool_bytes(),
-                                    max_num_threads=0 if self.read_only else 1)
+            with self._gate.held():
+                db = ladybug.Database(str(self.path), read_only=self.read_only,
+                                      buffer_pool_size=buffer_pool_bytes(),
+                                      max_num_threads=0 if self.read_only else 1)
+                self._opened_as = signature(self.path)
+                return db
+        except GateTimeout as exc:
+            raise StoreError(f"cannot open graph {self.path}: {exc}") from None
         except RuntimeError as exc:
             message = first_line(exc)
             if self.read_only and _checkpointing(message):
@@ -114,15 +133,17 @@ class EmbeddedConnection(GraphStore):
     def close(self) -> None:
         with self._lock:
             if getattr(self, "_conn", None) is not None:
-                self._conn.close()
-                self._db.close()
-                self._conn = None
+                self._close_engine()
+
+    def _close_engine(self) -> None:
+        with self._gate.held():  # a writer's close checkpoints
+            self._conn.close()
+            self._db.close()
+            self._conn = None
 
     def _reopen(self) -> None:
         """Close and reopen the database: releases what statements pinned (never inside a transaction)."""
-        self._conn.close()
-        self._db.close()
-        self._conn = None
+        self._close_engine()
         self._open()
         self.reopens += 1
 
@@ -131,16 +152,34 @@ class EmbeddedConnection(GraphStore):
         if self._conn is None:
             return
         try:
-            self._conn.execute("ROLLBACK")
+            with self._gate.held():
+                self._conn.execute("ROLLBACK")
         except RuntimeError:
             pass
+
+    @contextmanager
+    def _statement(self) -> Iterator[None]:
+        """Hold the gate (embedded_gate.py) for one statement, or a reader's read-only transaction. A reader
+        whose graph file a writer rewrote since the open reopens first; one whose file changed during the
+        statement (a writer that stopped waiting for it) has its answer discarded, and asks again."""
+        try:
+            with self._gate.held() as outermost:
+                if outermost and self.read_only and signature(self.path) != self._opened_as:
+                    self._reopen()
+                    self._columns.clear()
+                yield
+                if outermost and self.read_only and signature(self.path) != self._opened_as:
+                    raise GraphChanged("the graph file changed while it was read")
+        except GateTimeout as exc:
+            raise StoreError(f"cannot read {self.path}: {exc}; retry when the writer is idle") from None
 
     def _execute(self, cypher: str, params: dict[str, Any] | None = None) -> Any:
         if self._conn is None:
             raise StoreError("the graph is closed")
         self._used = True
         try:
-            return self._conn.execute(cypher, params or {})
+            with self._statement():
+                return self._conn.execute(cypher, params or {})
         except RuntimeError as exc:
             message = first_line(exc)
             if self.read_only and _checkpointing(message):  # before "read-only": the message says both
