@@ -4,7 +4,8 @@ Where the graph is comes from the command line (`dicom-graph dashboard --db PATH
 as script arguments after `--`) or from the environment (DICOM_GRAPH_DB, NEO4J_URI and the other NEO4J_*
 variables). Pages never see an engine: they call `run(name, **params)` with a named query of model/.
 
-The embedded engine gives a read-only process a snapshot as of its open, so `run()` calls
+The embedded engine gives a read-only process a snapshot as of its open, renewed when a writer's
+checkpoint rewrites the graph file; commits that are still in the WAL need a reopen, so `run()` calls
 `store.refresh()` when the last refresh is older than REFRESH_S: what `ingest` or `listen` commit shows
 up within seconds, without reopening on every query.
 """

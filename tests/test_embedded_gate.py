@@ -121,3 +121,23 @@ def test_a_reader_that_waited_too_long_gets_one_clear_line(tmp_path: Path, monke
     with Gate(path, writer=True).held():
         with pytest.raises(StoreError, match=r"cannot open graph .*a writer's statement held .* for 0\.3 s"):
             open_store(db=str(path))
+
+
+def test_stats_waits_for_a_writer_once_not_once_per_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Beside a busy writer each wait is one of its statements: ~40 of them per `stats` took minutes."""
+    path = _graph(tmp_path)
+    reader = open_store(db=str(path))
+    takes: list[bool] = []
+    original = Gate._acquire
+
+    def counted(gate: Gate) -> None:
+        takes.append(gate.writer)
+        original(gate)
+
+    monkeypatch.setattr(Gate, "_acquire", counted)
+    try:
+        counts = reader.stats()
+    finally:
+        reader.close()
+    assert counts["nodes"]["Patient"] == 0 and len(counts["relationships"]) > 10
+    assert takes == [False, False]  # the counts, and the close

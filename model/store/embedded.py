@@ -17,7 +17,7 @@ import datetime as dt
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from .. import schema
 from .base import (VERSION_QUERY, GraphNotFound, QueryError, QueryResult, ReadOnlyError, StoreError, plain,
@@ -25,6 +25,9 @@ from .base import (VERSION_QUERY, GraphNotFound, QueryError, QueryResult, ReadOn
 from .embedded_types import DDL_TYPES
 from .embedded_bulk import EmbeddedBulk
 from .embedded_gate import Gate
+
+
+T = TypeVar("T")
 
 
 class EmbeddedStore(EmbeddedBulk):
@@ -140,6 +143,13 @@ class EmbeddedStore(EmbeddedBulk):
                 if timeout_s:
                     self._conn.set_query_timeout(0)
         return QueryResult(columns, rows)
+
+    def in_one_read(self, read: Callable[[], T]) -> T:
+        def held() -> T:
+            with self._lock, self._statement():  # the reads inside hold it again: counted, not re-taken
+                return read()
+
+        return self._wait_for_checkpoint(held, f"read {self.path}")
 
     def count_nodes(self, label: str) -> int:
         return int(self.query(f"MATCH (n:{quote(label)}) RETURN count(*)").scalar() or 0)
