@@ -60,9 +60,7 @@ class EmbeddedStore(EmbeddedBulk):
         """A read-only open is a snapshot: reopen to see what writers committed since."""
         if self.read_only:
             with self._lock:
-                self.close()
-                self._columns.clear()
-                self._open()
+                self._renew()
 
     # --- schema ---------------------------------------------------------------------------------
     def ensure_schema(self) -> None:

@@ -147,6 +147,13 @@ class EmbeddedConnection(GraphStore):
         self._open()
         self.reopens += 1
 
+    def _renew(self) -> None:
+        """A reader's new snapshot: close, forget the columns seen (a writer may have added some), open."""
+        if getattr(self, "_conn", None) is not None:
+            self._close_engine()
+        self._columns.clear()
+        self._open()
+
     def _rollback(self) -> None:
         """Roll back after a failure; the engine may already have done so itself."""
         if self._conn is None:
@@ -165,8 +172,7 @@ class EmbeddedConnection(GraphStore):
         try:
             with self._gate.held() as outermost:
                 if outermost and self.read_only and signature(self.path) != self._opened_as:
-                    self._reopen()
-                    self._columns.clear()
+                    self._renew()
                 yield
                 if outermost and self.read_only and signature(self.path) != self._opened_as:
                     raise GraphChanged("the graph file changed while it was read")
