@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from dicom_graph.loader.dataset import conformance
 from dicom_graph.loader.dataset.pseudonymize import Pseudonymizer
 from dicom_graph.loader.ingest.committer import BatchCommitter
+from dicom_graph.loader.ingest.garbage import fewer_collections
 from dicom_graph.loader.ingest.parsers import Parsers
 from dicom_graph.loader.ingest.progress import Progress
 from dicom_graph.loader.ingest.sizes import DEFAULT_BATCH_INSTANCES, LOOKUP_CHUNK
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from dicom_graph.model.store import GraphStore
 
 
+@fewer_collections()
 def run_ingest(store: GraphStore, paths: list[str], *, workers: int | None = None, resume: bool = False,
                pseudonymize: bool = False, report_path: str | None = None, progress: bool = True,
                batch_instances: int = DEFAULT_BATCH_INSTANCES) -> IngestSummary:

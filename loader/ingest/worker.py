@@ -17,6 +17,7 @@ from dicom_graph.loader.dataset import conformance
 from dicom_graph.loader.dataset.extract import Extracted, dataset_to_batch, mark_damaged
 from dicom_graph.loader.dataset.pseudonymize import Pseudonymizer
 from dicom_graph.loader.ingest import integrity
+from dicom_graph.loader.ingest.garbage import fewer_collections
 from dicom_graph.loader.ingest.integrity import Tracked
 from dicom_graph.loader.ingest.sources import HEAD_SIZE, NotDicom, SourceFile, read_file, stored_path
 
@@ -54,6 +55,7 @@ def init_worker(requirements: conformance.Requirements | None, pseudonymizer: Ps
     _WORKER["pseudonymizer"] = pseudonymizer
 
 
+@fewer_collections()
 def process_chunk(files: list[SourceFile]) -> list[FileOutcome]:
     """One pool task: a few files per round trip, with the settings init_worker left in this process."""
     req, pseudo = _WORKER.get("requirements"), _WORKER.get("pseudonymizer")
