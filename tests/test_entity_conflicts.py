@@ -113,3 +113,15 @@ def test_listener_write_path_records_conflicts(store: GraphStore, tmp_path: Path
     assert by_keyword["PatientSize"]["values"] == ["1.69", "1.7"]
     assert study_date(store) == "2023-12-31"
     assert on_day(store, "2024-03-02") == [STUDY]
+
+
+def test_runs_of_one_value_are_counted_per_instance_and_once_per_version(store: GraphStore, tmp_path: Path) -> None:
+    """a, b, c, d in one batch, one after another: the value of a comes back after b's, and c and d
+    repeat it (the writer counts a run of repeated values at once); ingested again, nothing more counts."""
+    files = [make_file(tmp_path / "in", name, day) for name, day in
+             (("a", "20240302"), ("b", "20240301"), ("c", "20240302"), ("d", "20240302"))]
+    for _ in range(2):
+        ingest(store, tmp_path, *files)
+        [row] = [c for c in conflicts(store) if c["keyword"] == "StudyDate"]
+        assert (row["values"], row["counts"], row["kept"]) == (["2024-03-01", "2024-03-02"], [1, 3], "2024-03-01")
+    assert study_date(store) == "2024-03-01"
