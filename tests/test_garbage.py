@@ -68,21 +68,3 @@ def test_a_parser_task_runs_with_the_batch_thresholds_and_gives_them_back(
     assert seen == {garbage.BATCH_THRESHOLDS}
     assert gc.get_threshold() == CALLER
 
-
-def test_an_extract_task_runs_with_the_batch_thresholds_and_gives_them_back(
-        caller_thresholds: None, pydicom_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dicom_graph.loader.bulk import chunk
-
-    seen: set[tuple[int, int, int]] = set()
-    parse = chunk.process_file
-
-    def recording(*args: Any) -> Any:
-        seen.add(gc.get_threshold())
-        return parse(*args)
-
-    monkeypatch.setattr(chunk, "process_file", recording)
-    files = sorted(walk([str(pydicom_corpus)]), key=lambda f: f.path)[:5]
-    result = chunk.run_task(chunk.ChunkTask(0, files, str(tmp_path), "run", None))
-    assert sum(result["statuses"].values()) == 5
-    assert seen == {garbage.BATCH_THRESHOLDS}
-    assert gc.get_threshold() == CALLER

@@ -15,7 +15,6 @@ from typing import Any, cast
 
 from dicom_graph.loader.bulk import shards
 from dicom_graph.loader.dataset import conformance
-from dicom_graph.loader.ingest.garbage import fewer_collections
 from dicom_graph.loader.ingest.resolve import Resolver
 from dicom_graph.loader.ingest.sources import SourceFile
 from dicom_graph.loader.ingest.summary import RejectionReport
@@ -78,7 +77,6 @@ def extract_chunk(task: ChunkTask, outcomes: list[FileOutcome] | None = None) ->
                           "unchanged": resolved.instances_unchanged}}
 
 
-@fewer_collections()
 def run_task(task: ChunkTask, outcomes: list[FileOutcome] | None = None) -> dict[str, Any]:
     """extract_chunk, then the chunk's done record (the last thing a task writes): what extract.py and
     a Dask worker run."""

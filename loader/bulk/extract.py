@@ -19,7 +19,6 @@ from dicom_graph.loader.bulk import manifest as manifests
 from dicom_graph.loader.bulk.chunk import ChunkTask, keep_requirements, run_task, run_tasks
 from dicom_graph.loader.bulk.shards import chunk_name, write_atomically
 from dicom_graph.loader.dataset import conformance
-from dicom_graph.loader.ingest.garbage import fewer_collections
 from dicom_graph.loader.ingest.parsers import Parsers
 from dicom_graph.loader.ingest.pool import OrderedPool
 from dicom_graph.loader.ingest.sources import walk
@@ -47,7 +46,6 @@ class ExtractSummary:
                 f"rejection report: {self.report_path}"]
 
 
-@fewer_collections()
 def run_extract(paths: list[str], out: str, *, workers: int | None = None, dask: str | None = None,
                 requirements: conformance.Requirements | None = None, chunk_files: int = DEFAULT_CHUNK_FILES,
                 on_chunk: Callable[[int, int], None] | None = None) -> ExtractSummary:
