@@ -6,17 +6,11 @@ lost five of them; now one module assembles the app, and this test compares what
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-from pathlib import Path
-
-import dicom_graph
 
 from .conftest import console_script
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 EXPECTED = {"demo", "ingest", "listen", "query", "queries", "export", "stats", "dashboard", "standard"}
@@ -56,19 +50,3 @@ def test_no_command_module_imports_the_app():
     for module in Path(commands.__file__).parent.glob("*.py"):
         text = module.read_text()
         assert "dicom_graph.app" not in text and "from dicom_graph import app" not in text, module.name
-
-
-def test_python_m_in_a_checkout_that_was_never_installed_is_the_same_cli(tmp_path: Path):
-    """No install, no site-packages path to the checkout: the shim at its root maps the same files."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    probe = ("import dicom_graph, dicom_graph.model.schema as s, dicom_graph.app as a; "
-             "print(dicom_graph.__version__, s.__file__, a.__file__)")
-    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, env=env)
-    version, schema_file, app_file = out.stdout.split()
-    assert (version, schema_file, app_file) == (dicom_graph.__version__, str(ROOT / "model" / "schema.py"),
-                                                str(ROOT / "cli" / "app.py")), out.stderr
-    module = subprocess.run([sys.executable, "-m", "dicom_graph", "--help"], cwd=ROOT, capture_output=True,
-                            text=True, env=env)
-    script = subprocess.run([console_script(), "--help"], cwd=tmp_path, capture_output=True, text=True)
-    assert module.returncode == 0, module.stderr
-    assert module.stdout == script.stdout
