@@ -32,7 +32,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from dicom_graph.loader.ingest.sizes import LOOKUP_CHUNK
 from dicom_graph.loader.standard import highdicom_standard
@@ -103,10 +103,10 @@ def _batch_values(store: Any, extracted: list[Extracted]) -> tuple[dict[str, Obs
     entity of the batch the typed value of each (keyword, text) its instances carry).
 
     The instances of a series repeat their entities' values, and a batch holds them one after another
-    (sorted by path), so each entity's values are taken in one step (`_Taken`, in C) and compared with
+    (sorted by path), so each entity's values are taken in one step (`_taken`, in C) and compared with
     the ones its previous instance carried: only a change is turned into texts and counted. The same
     records as counting every keyword of every instance, which took ~220 us per instance, a sixth of
-    the writer's own time (bench/README.md, "The garbage collector")."""
+    the writer's own time (bench/README.md, "The garbage collector, and entity values in runs")."""
     known = _known_versions(store, sorted({ex.sop_instance_uid for ex in extracted if not ex.normalized}))
     seen: dict[str, Observed] = defaultdict(lambda: defaultdict(dict))
     typed: dict[str, dict[tuple[str, str], Any]] = defaultdict(dict)
@@ -118,33 +118,19 @@ def _batch_values(store: Any, extracted: list[Extracted]) -> tuple[dict[str, Obs
         new = version not in known
         known.add(version)  # a second copy in the same batch counts once
         props = ex.batch.nodes.get("Instance", {}).get(ex.sop_instance_uid, {})
-        for label, taken in _taken(tuple(props)):
-            values = taken.values(props)
+        for label, keywords, take in _taken(tuple(props)):
+            values = take(props)
             for key in ex.batch.nodes.get(label, ()):
                 values_key = f"{label}|{key}"
                 run = runs.get(values_key)
-                if run is None or run.keywords is not taken.keywords or run.values != values:
+                if run is None or run.keywords != keywords or run.values != values:
                     if run is not None:
                         run.count(seen, typed)
-                    run = runs[values_key] = _Run(values_key, taken.keywords, values)
+                    run = runs[values_key] = _Run(values_key, keywords, values)
                 run.new += new
     for run in runs.values():
         run.count(seen, typed)
     return seen, typed
-
-
-@dataclass
-class _Taken:
-    """The entity keywords of one label among an instance's properties, in a fixed order."""
-
-    keywords: tuple[str, ...]
-
-    def values(self, props: dict[str, Any]) -> tuple[Any, ...]:
-        return self._get(props)
-
-    def __post_init__(self) -> None:
-        get = itemgetter(*self.keywords)
-        self._get = (lambda props: (get(props),)) if len(self.keywords) == 1 else get
 
 
 @dataclass
@@ -167,12 +153,23 @@ class _Run:
 
 
 @lru_cache(maxsize=4096)
-def _taken(keywords: tuple[str, ...]) -> tuple[tuple[str, _Taken], ...]:
-    """For an instance with these property keywords: (label, its entity keywords among them) per label
-    that has any. Cached: the instances of an archive come in a few shapes."""
-    present = set(keywords)
-    return tuple((label, _Taken(tuple(k for k in keywords if k in kws)))
-                 for label, kws in entity_keywords().items() if present & kws)
+def _taken(keywords: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...], Callable[[Any], tuple[Any, ...]]], ...]:
+    """For an instance with these property keywords: (label, its entity keywords among them, what takes
+    their values from the properties as a tuple, in C) per label that has any. Cached: the instances of
+    an archive come in a few shapes."""
+    found = []
+    for label, kws in entity_keywords().items():
+        mine = tuple(k for k in keywords if k in kws)
+        if mine:
+            found.append((label, mine, _getter(mine)))
+    return tuple(found)
+
+
+def _getter(keywords: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    get = itemgetter(*keywords)
+    if len(keywords) == 1:  # itemgetter of one key returns the value itself
+        return lambda props: (get(props),)
+    return get
 
 
 def _known_versions(store: Any, uids: list[str]) -> set[tuple[str, str]]:

@@ -4,7 +4,7 @@ Why: CPython's collector runs by allocation counts (700 new container objects st
 every 10th of those an older one) and traverses every object of the generations it collects. An ingest's
 writer holds a batch of 5,000 instances at a time (their rows, lists and records: ~1-2 million container
 objects) that churns batch after batch, so the oldest generation kept qualifying for a full collection.
-Measured at 20k files (bench/README.md, "The garbage collector"): 20 full collections took 5.4-5.8 s of
+Measured at 20k files (bench/README.md, "The garbage collector, and entity values in runs"): 20 full collections took 5.4-5.8 s of
 the writer's ~27 s of CPU, and all its collections together found 1,544 objects to free. Rows, records
 and datasets are freed by reference counting the moment they are dropped; only the collector's pace
 changes here, never what is kept. A cycle that does become garbage waits for a later collection, which
