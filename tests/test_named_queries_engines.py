@@ -247,3 +247,32 @@ def test_the_conformance_drill_down_agrees_with_its_summary_and_its_cuts(graphs:
         first = store.run("conformance_findings", sop_class=sop, limit=2).records()
         key = [(r["sop_instance_uid"], r["path"], r["keyword"]) for r in findings]
         assert len(findings) > 2 and [(r["sop_instance_uid"], r["path"], r["keyword"]) for r in first] == key[:2]
+
+
+def test_conformance_per_sop_class_and_module_counts_each_instance_from_its_own_lists(
+        graphs: dict[str, GraphStore]) -> None:
+    """The query groups instances by their finding lists before crossing them with their IOD's modules:
+    its figures must be those of a count instance by instance, from each instance's lists, per engine."""
+    for engine, store in graphs.items():
+        modules: dict[str, list[tuple[str, str]]] = {}
+        for r in store.query("MATCH (c:SOPClass)-[:USES_IOD]->(:IOD)-[inc:INCLUDES]->(m:Module) "
+                             "RETURN c.uid AS uid, m.name AS module, inc.usage AS usage").records():
+            modules.setdefault(r["uid"], []).append((r["module"], r["usage"]))
+        expected: dict[tuple[str, str, str], list[int]] = {}
+        checked = store.query("MATCH (i:Instance)-[:INSTANCE_OF]->(c:SOPClass) WHERE i.conformant IS NOT NULL "
+                              "RETURN c.uid AS uid, i.modules_present AS present, i.modules_missing AS missing, "
+                              "i.type1_missing AS t1m, i.type1_empty AS t1e, i.type2_missing AS t2m").records()
+        for i in checked:
+            for module, usage in modules.get(i["uid"], []):
+                within = [sum(1 for f in i[k] or [] if f.startswith(module + ">")) for k in ("t1m", "t1e", "t2m")]
+                row = expected.setdefault((i["uid"], module, usage), [0] * 9)
+                for n, add in enumerate([1, module in (i["present"] or []), module in (i["missing"] or []),
+                                         *(w > 0 for w in within), *within]):
+                    row[n] += int(add)
+        got = {(r["sop_class_uid"], r["module"], r["usage"]): [
+                   r["instances_checked"], r["instances_with_module"], r["mandatory_missing"],
+                   r["instances_type1_missing"], r["instances_type1_empty"], r["instances_type2_missing"],
+                   r["type1_missing"], r["type1_empty"], r["type2_missing"]]
+               for r in store.run("conformance_by_sop_class_module").records()}
+        assert len(checked) > 10 and any(v[3] or v[5] for v in expected.values()), engine
+        assert got == expected, engine

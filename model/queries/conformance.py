@@ -66,32 +66,39 @@ def _conformance_failing(dialect: str) -> str:
 
 
 def _per_module(dialect: str) -> str:
-    """Findings per (SOP class, module): list filtering and membership are spelled per engine."""
+    """Findings per (SOP class, module), from the instances grouped by their finding lists first.
+
+    Instances of one class mostly share their lists (one modality's template, one vendor's omissions),
+    so the modules of the class's IOD are crossed with each distinct combination once, weighted by how
+    many instances carry it, instead of with every instance (bench/README.md, "Conformance per SOP class
+    and module, grouped first": 7.7-9.4 s -> 0.6-0.8 s at 100k instances, the same rows). List
+    filtering and membership are spelled per engine."""
     if dialect == "embedded":
         def count(lst: str) -> str:
-            return (f"size(list_filter(coalesce(i.{lst}, CAST([] AS STRING[])), "
-                    "x -> starts_with(x, m.name + '>')))")
+            return f"size(list_filter(coalesce({lst}, CAST([] AS STRING[])), x -> starts_with(x, m.name + '>')))"
 
         def has(lst: str) -> str:
-            return f"list_contains(i.{lst}, m.name)"
+            return f"list_contains({lst}, m.name)"
     else:
         def count(lst: str) -> str:
-            return f"size([x IN i.{lst} WHERE x STARTS WITH (m.name + '>')])"
+            return f"size([x IN {lst} WHERE x STARTS WITH (m.name + '>')])"
 
         def has(lst: str) -> str:
-            return f"m.name IN i.{lst}"
-    return ("MATCH (i:Instance)-[:INSTANCE_OF]->(c:SOPClass)-[:USES_IOD]->(:IOD)-[inc:INCLUDES]->(m:Module) "
-            "WHERE i.conformant IS NOT NULL "
-            f"WITH c, m, inc, i, {count('type1_missing')} AS t1m, {count('type1_empty')} AS t1e, "
-            f"{count('type2_missing')} AS t2m "
+            return f"m.name IN {lst}"
+    return ("MATCH (i:Instance)-[:INSTANCE_OF]->(c:SOPClass) WHERE i.conformant IS NOT NULL "
+            "WITH c, i.modules_present AS present, i.modules_missing AS missing, i.type1_missing AS t1m_list, "
+            "i.type1_empty AS t1e_list, i.type2_missing AS t2m_list, count(*) AS n "
+            "MATCH (c)-[:USES_IOD]->(:IOD)-[inc:INCLUDES]->(m:Module) "
+            f"WITH c, m, inc, n, present, missing, {count('t1m_list')} AS t1m, {count('t1e_list')} AS t1e, "
+            f"{count('t2m_list')} AS t2m "
             "RETURN c.uid AS sop_class_uid, c.name AS sop_class, m.name AS module, inc.usage AS usage, "
-            "count(i) AS instances_checked, "
-            f"sum(CASE WHEN {has('modules_present')} THEN 1 ELSE 0 END) AS instances_with_module, "
-            f"sum(CASE WHEN {has('modules_missing')} THEN 1 ELSE 0 END) AS mandatory_missing, "
-            "sum(CASE WHEN t1m > 0 THEN 1 ELSE 0 END) AS instances_type1_missing, "
-            "sum(CASE WHEN t1e > 0 THEN 1 ELSE 0 END) AS instances_type1_empty, "
-            "sum(CASE WHEN t2m > 0 THEN 1 ELSE 0 END) AS instances_type2_missing, "
-            "sum(t1m) AS type1_missing, sum(t1e) AS type1_empty, sum(t2m) AS type2_missing "
+            "sum(n) AS instances_checked, "
+            f"sum(CASE WHEN {has('present')} THEN n ELSE 0 END) AS instances_with_module, "
+            f"sum(CASE WHEN {has('missing')} THEN n ELSE 0 END) AS mandatory_missing, "
+            "sum(CASE WHEN t1m > 0 THEN n ELSE 0 END) AS instances_type1_missing, "
+            "sum(CASE WHEN t1e > 0 THEN n ELSE 0 END) AS instances_type1_empty, "
+            "sum(CASE WHEN t2m > 0 THEN n ELSE 0 END) AS instances_type2_missing, "
+            "sum(n * t1m) AS type1_missing, sum(n * t1e) AS type1_empty, sum(n * t2m) AS type2_missing "
             "ORDER BY sop_class_uid, module")
 
 
