@@ -21,6 +21,11 @@ def _module_of(expr: str, dialect: str) -> str:
     return f"split_part({expr}, '>', 1)" if dialect == "embedded" else f"split({expr}, '>')[0]"
 
 
+def _as_variables(lists: tuple[str, ...]) -> str:
+    """An instance's lists carried by their own names, as grouping keys of a WITH."""
+    return ", ".join(f"i.{lst} AS {lst}" for lst in lists)
+
+
 def _all_findings(of: str = "i.") -> str:
     """Every finding of an instance, one list: `of` + a list's name is how the query holds that list."""
     return " + ".join(f"coalesce({of}{lst}, [])" for lst in _FINDING_LISTS)
@@ -41,10 +46,9 @@ def _conformance_by_module(dialect: str) -> str:
     UNION branches before that scanned the instances five times: 4 s); bench/README.md, "Conformance
     per SOP class and module, grouped first", has the numbers. A group's lists stand for it in the
     DISTINCT: two groups differ in at least one of them."""
-    lists = ", ".join(f"i.{lst} AS {lst}" for lst in _FINDING_LISTS)
     pick = " ".join(f"WHEN '{lst}' THEN coalesce({lst}, [])" for lst in _FINDING_LISTS)
     group = ", ".join(_FINDING_LISTS)
-    return (f"{_FAILING}WITH {lists}, count(*) AS n "
+    return (f"{_FAILING}WITH {_as_variables(_FINDING_LISTS)}, count(*) AS n "
             f"UNWIND {list(_FINDING_LISTS) + ['any']} AS finding "
             f"WITH {group}, n, finding, CASE finding {pick} ELSE {_all_findings('')} END AS findings "
             f"UNWIND findings AS f WITH DISTINCT {group}, n, finding, {_module_of('f', dialect)} AS module "
@@ -92,15 +96,14 @@ def _per_module(dialect: str) -> str:
         def has(lst: str) -> str:
             return f"m.name IN {lst}"
     return ("MATCH (i:Instance)-[:INSTANCE_OF]->(c:SOPClass) WHERE i.conformant IS NOT NULL "
-            "WITH c, i.modules_present AS present, i.modules_missing AS missing, i.type1_missing AS t1m_list, "
-            "i.type1_empty AS t1e_list, i.type2_missing AS t2m_list, count(*) AS n "
+            f"WITH c, {_as_variables(('modules_present', *_FINDING_LISTS))}, count(*) AS n "
             "MATCH (c)-[:USES_IOD]->(:IOD)-[inc:INCLUDES]->(m:Module) "
-            f"WITH c, m, inc, n, present, missing, {count('t1m_list')} AS t1m, {count('t1e_list')} AS t1e, "
-            f"{count('t2m_list')} AS t2m "
+            f"WITH c, m, inc, n, modules_present, modules_missing, {count('type1_missing')} AS t1m, "
+            f"{count('type1_empty')} AS t1e, {count('type2_missing')} AS t2m "
             "RETURN c.uid AS sop_class_uid, c.name AS sop_class, m.name AS module, inc.usage AS usage, "
             "sum(n) AS instances_checked, "
-            f"sum(CASE WHEN {has('present')} THEN n ELSE 0 END) AS instances_with_module, "
-            f"sum(CASE WHEN {has('missing')} THEN n ELSE 0 END) AS mandatory_missing, "
+            f"sum(CASE WHEN {has('modules_present')} THEN n ELSE 0 END) AS instances_with_module, "
+            f"sum(CASE WHEN {has('modules_missing')} THEN n ELSE 0 END) AS mandatory_missing, "
             "sum(CASE WHEN t1m > 0 THEN n ELSE 0 END) AS instances_type1_missing, "
             "sum(CASE WHEN t1e > 0 THEN n ELSE 0 END) AS instances_type1_empty, "
             "sum(CASE WHEN t2m > 0 THEN n ELSE 0 END) AS instances_type2_missing, "
