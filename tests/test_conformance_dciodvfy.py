@@ -63,8 +63,12 @@ def _undecidable(store: GraphStore, keys: set[Key]) -> set[Key]:
     is prose for that SOP class (`decidable = false`), or machine-readable but not told by what the
     instance holds (`conditions_undecided`: e.g. Laterality where Body Part Examined is absent, so 'if the
     body part examined is a paired structure' is unknown). Not evaluated, never a failure."""
-    prose = {(r["sop_class_uid"], r["path"] or "", r["keyword"]) for r in store.run("conformance_requirements").records()
-             if (r["type"] or "").endswith("C") and r["decidable"] is False}
+    prose_in = {}
+    for r in store.run("conformance_module_attributes").records():
+        if (r["type"] or "").endswith("C") and r["decidable"] is False:
+            prose_in.setdefault(r["module_key"], []).append((r["path"] or "", r["keyword"]))
+    prose = {(m["sop_class_uid"], *at) for m in store.run("conformance_iod_modules").records()
+             for at in prose_in.get(m["module_key"], [])}
     checked = {str(Path(r["file"]).resolve()): r for r in store.run("conformance_checked").records() if r["file"]}
     undecided = {f: {u.rsplit(">", 1)[-1] for u in r["undecided"] or [] if u.count(">") == 1} for f, r in checked.items()}
     classes = {f: r["sop_class_uid"] for f, r in checked.items()}

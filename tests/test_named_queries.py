@@ -74,7 +74,8 @@ def test_the_store_refuses_before_the_engine_sees_anything(tmp_path: Path) -> No
 def test_visibility_hides_the_plumbing() -> None:
     listed = queries.listed()
     for name in ("instance_hashes", "source_files", "definition_keys", "listener_instances", "dashboard_status",
-                 "conformance_requirements", "standard_rels_contains"):
+                 "conformance_iod_modules", "conformance_module_attributes",
+                 "standard_rels_contains"):
         assert ALL[name].visibility is Visibility.INTERNAL and name not in listed
     assert {"data_counts", "standard_search", "example_studies_per_modality"} <= set(listed)
     assert all(q.visibility is Visibility.INTERNAL for q in ALL.values() if q.write)

@@ -276,3 +276,38 @@ def test_conformance_per_sop_class_and_module_counts_each_instance_from_its_own_
                for r in store.run("conformance_by_sop_class_module").records()}
         assert len(checked) > 10 and any(v[3] or v[5] for v in expected.values()), engine
         assert got == expected, engine
+
+
+def test_conformance_requirements_read_apart_are_what_the_joined_rows_require(
+        graphs: dict[str, GraphStore]) -> None:
+    """load_requirements reads the modules each IOD includes and each module's attributes apart and parses
+    a module once (3.7k + 10k rows for the whole standard): on each engine, each SOP class's modules must
+    require what the one row per SOP class, module and attribute it replaced says, counted here from those
+    rows: usage (M wins), the keywords that show the module, the Type 1 / 2 attributes at the top level
+    and one sequence deep, minus a top-level one whose Type another module of the IOD overrides."""
+    from dicom_graph.loader.dataset import conformance
+
+    for engine, store in graphs.items():
+        joined = store.query(
+            "MATCH (c:SOPClass)-[:USES_IOD]->(:IOD)-[inc:INCLUDES]->(m:Module) "
+            "OPTIONAL MATCH (m)-[ct:CONTAINS]->(a:Attribute) "
+            "WHERE ct.path = '' OR (NOT ct.path CONTAINS '>' AND ct.type IN ['1', '1C', '2', '2C']) "
+            "RETURN c.uid AS sop_class_uid, m.name AS module, m.key AS module_key, inc.usage AS usage, "
+            "inc.condition_expr AS module_condition_expr, inc.decidable AS module_decidable, "
+            "ct.type AS type, ct.path AS path, ct.condition AS condition, ct.condition_expr AS condition_expr, "
+            "ct.decidable AS decidable, ct.overrides AS overrides, a.keyword AS keyword, a.tag AS tag").records()
+        overriding = {(r["sop_class_uid"], r["keyword"]): r["module"] for r in joined
+                      if r["overrides"] and not r["path"] and r["keyword"]}
+        expected: dict[tuple[str, str], Any] = {}
+        for r in joined:
+            usage, keywords, required = expected.setdefault((r["sop_class_uid"], r["module"]), ["U", set(), set()])
+            expected[r["sop_class_uid"], r["module"]][0] = "M" if "M" in (usage, r["usage"]) else r["usage"]
+            if r["keyword"] and not r["path"]:
+                keywords.add(r["keyword"])
+            if (r["keyword"] and r["type"] in ("1", "1C", "2", "2C") and ">" not in (r["path"] or "")
+                    and (r["path"] or overriding.get((r["sop_class_uid"], r["keyword"]), r["module"]) == r["module"])):
+                required.add((r["path"] or "", r["keyword"], r["type"], r["condition"] or ""))
+        got = {(uid, m.name): [m.usage, set(m.keywords), {(a.path, a.keyword, a.type, a.condition) for a in m.attributes}]
+               for uid, iod in conformance.load_requirements(store).items() for m in iod.modules}
+        assert len(got) > 1000 and overriding, engine
+        assert got == expected, engine

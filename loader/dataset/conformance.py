@@ -3,8 +3,9 @@
 The requirements come from the graph (the standard layer loaded by `dicom-graph standard load`): for each
 SOP class, each module its IOD includes (usage M/C/U and, for C, its parsed condition) with the module's
 attributes at the top level and one level inside sequences (type, condition text, parsed condition).
-`load_requirements(store)` reads them once per ingest with the named queries `conformance_requirements`
-and `conformance_macros`; workers get the resulting plain objects and call `check()` per instance.
+`load_requirements(store)` reads them once per ingest with the named queries `conformance_iod_modules`,
+`conformance_module_attributes` and `conformance_macros`; workers get the resulting plain objects and
+call `check()` per instance.
 
 Which modules are checked (findings.py does the attributes):
 - M modules always: an absent mandatory module is reported as missing *and* each of its Type 1 / 2
@@ -29,7 +30,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Hashable
 
 from pydicom.datadict import tag_for_keyword
 
@@ -116,53 +117,97 @@ def _attribute(row: dict[str, Any]) -> AttributeRequirement | None:
 
 def requirements_from_rows(rows: list[dict[str, Any]],
                            macros: list[dict[str, Any]] | None = None) -> Requirements:
-    """Build requirements from `conformance_requirements` rows (sop_class_uid, module, usage, type, keyword,
-    and optionally tag, path, condition, condition_expr, decidable, overrides, module_key,
-    module_condition_expr, module_decidable) and `conformance_macros` rows (key, sequence). A top-level
-    attribute one module `overrides` is required only by that module's Type."""
-    acc: dict[str, dict[str, dict[str, Any]]] = {}
-    overridden = {(r["sop_class_uid"], r["keyword"]): r["module"] for r in rows
-                  if r.get("overrides") and not r.get("path") and r.get("keyword")}
+    """Build requirements from joined rows, one per SOP class, module and attribute (sop_class_uid, module,
+    usage, type, keyword, and optionally tag, path, condition, condition_expr, decidable, overrides,
+    module_key, module_condition_expr, module_decidable): the form a hand-written requirement takes."""
+    includes: dict[tuple[str, str], dict[str, Any]] = {}
+    contents: dict[Hashable, list[dict[str, Any]]] = {}
     for row in rows:
-        uid, module = row["sop_class_uid"], row["module"]
+        key = (row["sop_class_uid"], row["module"])
+        include = includes.setdefault(key, {**row, "contents": key})
+        if row.get("usage") == "M":
+            include["usage"] = "M"
+        contents.setdefault(key, []).append(row)
+    return requirements_from_tables(list(includes.values()), contents, macros)
+
+
+def requirements_from_tables(includes: list[dict[str, Any]], contents: dict[Hashable, list[dict[str, Any]]],
+                             macros: list[dict[str, Any]] | None = None) -> Requirements:
+    """Build requirements from `conformance_iod_modules` rows (sop_class_uid, module, usage, module_key,
+    module_condition_expr, module_decidable; `contents`, when there, names the module's rows in `contents`,
+    else module_key does) and each module's `conformance_module_attributes` rows (type, keyword, tag, path,
+    condition, condition_expr, decidable, overrides), and `conformance_macros` rows (key, sequence).
+    Modules of one name in an IOD are one module. A top-level attribute one module `overrides` is required
+    only by that module's Type. A module's attributes are parsed once, however many IODs include it."""
+    parsed = {key: _parsed(rows) for key, rows in contents.items()}
+    by_class: dict[str, dict[str, list[_Contents]]] = {}
+    firsts: dict[tuple[str, str], dict[str, Any]] = {}
+    for include in includes:
+        uid, module = include["sop_class_uid"], include["module"]
         if not uid or not module:
             continue
-        if overridden.get((uid, row.get("keyword")), module) != module and not row.get("path"):
-            row = {**row, "type": "3"}  # another module of the IOD sets this attribute's Type
-        mod = acc.setdefault(uid, {}).setdefault(module, {"usage": row.get("usage") or "U", "attrs": {},
-                                                          "all": set(), "row": row})
-        if (row.get("usage") or "") == "M":
-            mod["usage"] = "M"
-        if row.get("keyword") and not row.get("path"):
-            mod["all"].add(row["keyword"])
-        attr = _attribute(row)
-        if attr is not None:
-            mod["attrs"].setdefault((attr.path, attr.keyword), attr)
+        mine = parsed.get(include.get("contents", include.get("module_key")), _NOTHING)
+        by_class.setdefault(uid, {}).setdefault(module, []).append(mine)
+        first = firsts.setdefault((uid, module), {**include, "usage": include.get("usage") or "U"})
+        if (include.get("usage") or "") == "M":
+            first["usage"] = "M"
     macro_tags = {str(m["key"]): tag for m in macros or [] if m.get("sequence")
                   and (tag := tag_for_keyword(m["sequence"])) is not None}
     memo: dict[tuple[Any, ...], ModuleRequirement] = {}
-    return {uid: IodRequirements(tuple(_module(name, m, memo) for name, m in sorted(mods.items())), macro_tags)
-            for uid, mods in acc.items()}
+    out: Requirements = {}
+    for uid, modules in by_class.items():
+        overridden = {kw: name for name, parts in modules.items() for part in parts for kw in part.overrides}
+        built = [_module(name, firsts[uid, name], parts, overridden, memo) for name, parts in sorted(modules.items())]
+        out[uid] = IodRequirements(tuple(built), macro_tags)
+    return out
 
 
-def _module(name: str, m: dict[str, Any], memo: dict[tuple[Any, ...], ModuleRequirement]) -> ModuleRequirement:
+@dataclass(frozen=True)
+class _Contents:
+    """One module's attribute rows, parsed: (path, keyword, requirement or None when not required) each,
+    its top-level keywords, and those whose Type it overrides for the whole IOD."""
+    attributes: tuple[tuple[str, str, AttributeRequirement | None], ...]
+    keywords: frozenset[str]
+    overrides: tuple[str, ...]
+
+
+_NOTHING = _Contents((), frozenset(), ())
+
+
+def _parsed(rows: list[dict[str, Any]]) -> _Contents:
+    attributes = tuple((row.get("path") or "", row["keyword"], _attribute(row)) for row in rows if row.get("keyword"))
+    return _Contents(attributes, frozenset(kw for path, kw, _ in attributes if not path),
+                     tuple(row["keyword"] for row in rows
+                           if row.get("overrides") and not row.get("path") and row.get("keyword")))
+
+
+def _module(name: str, include: dict[str, Any], parts: list[_Contents], overridden: dict[str, str],
+            memo: dict[tuple[Any, ...], ModuleRequirement]) -> ModuleRequirement:
     """One module's requirement, shared by every IOD that includes it alike: the requirements are pickled
     to each worker, and a module repeated per SOP class made them 8x larger (8.9 MB, now 1.1 MB)."""
-    row = m["row"]
-    key = (name, m["usage"], row.get("module_key"), row.get("module_condition_expr"), tuple(sorted(m["attrs"])),
-           tuple(sorted(m["all"])))
+    required: dict[tuple[str, str], AttributeRequirement] = {}
+    for part in parts:
+        for path, keyword, attr in part.attributes:
+            if attr is not None and (path or overridden.get(keyword, name) == name):  # else another module of
+                required.setdefault((path, keyword), attr)  # the IOD sets this attribute's Type
+    keywords = frozenset().union(*(part.keywords for part in parts))
+    usage = include["usage"]
+    key = (name, usage, include.get("module_key"), include.get("module_condition_expr"), tuple(sorted(required)),
+           tuple(sorted(keywords)))
     if key not in memo:
-        memo[key] = ModuleRequirement(name, m["usage"], frozenset(m["all"]),
-                                      tuple(m["attrs"][k] for k in sorted(m["attrs"])),
-                                      _expr(row, "module_") if m["usage"] == "C" else None,
-                                      row.get("module_key") or "")
+        memo[key] = ModuleRequirement(name, usage, keywords, tuple(required[k] for k in sorted(required)),
+                                      _expr(include, "module_") if usage == "C" else None,
+                                      include.get("module_key") or "")
     return memo[key]
 
 
 def load_requirements(store: Any) -> Requirements:
     """Requirements for every SOP class in the graph; empty when the standard is not loaded."""
-    return requirements_from_rows(store.run("conformance_requirements").records(),
-                                  store.run("conformance_macros").records())
+    contents: dict[Hashable, list[dict[str, Any]]] = {}
+    for row in store.run("conformance_module_attributes").records():
+        contents.setdefault(row["module_key"], []).append(row)
+    return requirements_from_tables(store.run("conformance_iod_modules").records(), contents,
+                                    store.run("conformance_macros").records())
 
 
 def _own(module: ModuleRequirement, iod: IodRequirements) -> frozenset[str]:
