@@ -210,3 +210,15 @@ def test_basic_profile_row_that_contradicts_the_dictionary_is_refused():
         basic_profile._checked("row 2", row("00101010", "K"))
     with pytest.raises(ValueError, match="not a tag"):
         basic_profile._checked("row 2", row("(0010,1010)", "X"))
+
+
+@pytest.mark.parametrize("order", [1, -1])
+def test_a_module_included_twice_is_as_required_as_its_strongest_inclusion(order: int):
+    """An edition's IOD table can list a module twice; which row the engine returns first must not decide
+    whether the module is required."""
+    rows = [{"sop_class_uid": CT, "module": "CT Image", "usage": usage, "type": "1", "keyword": "KVP"}
+            for usage in ("U", "M", "C")][::order]
+    (module,) = conformance.requirements_from_rows(rows)[CT].modules
+    assert module.usage == "M"
+    (module,) = conformance.requirements_from_rows([r for r in rows if r["usage"] != "M"])[CT].modules
+    assert module.usage == "C"

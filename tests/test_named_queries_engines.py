@@ -283,7 +283,7 @@ def test_conformance_requirements_read_apart_are_what_the_joined_rows_require(
     """load_requirements reads the modules each IOD includes and each module's attributes apart and parses
     a module once (3.7k + 10k rows for the whole standard): on each engine, each SOP class's modules must
     require what the one row per SOP class, module and attribute it replaced says, counted here from those
-    rows: usage (M wins), the keywords that show the module, the Type 1 / 2 attributes at the top level
+    rows: usage (M, else C, else U), the keywords that show the module, the Type 1 / 2 attributes at the top level
     and one sequence deep, minus a top-level one whose Type another module of the IOD overrides."""
     from dicom_graph.loader.dataset import conformance
 
@@ -300,8 +300,10 @@ def test_conformance_requirements_read_apart_are_what_the_joined_rows_require(
                       if r["overrides"] and not r["path"] and r["keyword"]}
         expected: dict[tuple[str, str], Any] = {}
         for r in joined:
-            usage, keywords, required = expected.setdefault((r["sop_class_uid"], r["module"]), ["U", set(), set()])
-            expected[r["sop_class_uid"], r["module"]][0] = "M" if "M" in (usage, r["usage"]) else r["usage"]
+            entry = expected.setdefault((r["sop_class_uid"], r["module"]), [None, set(), set()])
+            usage, keywords, required = entry
+            if usage is None or r["usage"] == "M" or (r["usage"] == "C" and usage == "U"):
+                entry[0] = r["usage"] or "U"
             if r["keyword"] and not r["path"]:
                 keywords.add(r["keyword"])
             if (r["keyword"] and r["type"] in ("1", "1C", "2", "2C") and ">" not in (r["path"] or "")
