@@ -63,6 +63,14 @@ class OpenRace(CheckpointBusy):
     open succeeds: so every read-only open failure is retried, and only one that lasts is reported."""
 
 
+# ladybug 0.22 compresses DOUBLE columns with ALP at each checkpoint, and rows appended to such a list
+# column after a checkpoint can lose elements: 6-10 of 2,400 three-element DOUBLE[] values read back with
+# one element 0.0 (an Image Position (Patient) of [-203.6, -384.517, 3.69479] as [-203.6, -384.517, 0.0]),
+# whether written by COPY, CREATE or MERGE; never without compression (tests/test_store_double_lists.py).
+# Rows written without it stay uncompressed; a graph that was written with it keeps that risk.
+COMPRESSION = False
+
+
 def buffer_pool_bytes() -> int:
     # a ceiling, not an allocation: readers too (a reader of a 1M graph needed more than 512 MB)
     return int(os.environ.get("DICOM_GRAPH_BUFFER_POOL_MB", 2048)) * 1024 * 1024
@@ -92,7 +100,7 @@ class EmbeddedConnection(GraphStore):
     def _database(self) -> ladybug.Database:
         try:
             with self._gate.held():
-                db = ladybug.Database(str(self.path), read_only=self.read_only,
+                db = ladybug.Database(str(self.path), read_only=self.read_only, compression=COMPRESSION,
                                       buffer_pool_size=buffer_pool_bytes(),
                                       max_num_threads=0 if self.read_only else 1)
                 self._opened_as = signature(self.path)

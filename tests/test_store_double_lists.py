@@ -1,0 +1,36 @@
+"""Multi-valued decimals (Image Position (Patient), Pixel Spacing, Window Center) read back as written,
+however many writes and checkpoints they arrive in.
+
+ladybug 0.22 with its column compression on lost list elements appended after a checkpoint: with
+these seeded values, 6-10 of 2,400 positions came back with one element 0.0, whether the rows went in
+by COPY, CREATE or MERGE (model/store/embedded_connection.py, COMPRESSION). A silently wrong position
+is worse than none, so this checks every value, on both engines.
+"""
+
+from __future__ import annotations
+
+import random
+
+from dicom_graph.model.batch import GraphBatch
+
+
+def positions(seed: int, writes: int, per_write: int) -> list[dict[str, list[float]]]:
+    rng = random.Random(seed)
+    return [{f"2.25.{seed}{w:03d}{i:05d}": [round(rng.uniform(-400, 400), 3) for _ in range(3)]
+             for i in range(per_write)} for w in range(writes)]
+
+
+def test_decimal_lists_written_across_checkpoints_read_back_as_written(store):
+    written: dict[str, list[float]] = {}
+    for seed, per_write in ((2, 400), (4, 400), (5, 1200)):  # 1,200: the bulk path's COPY, else CREATE
+        for rows in positions(seed, 6 if per_write == 400 else 3, per_write):
+            batch = GraphBatch()
+            for uid, position in rows.items():
+                batch.add_node("Instance", {"SOPInstanceUID": uid, "ImagePositionPatient": position})
+            store.write(batch, atomic=False)  # the embedded bulk path checkpoints after each write
+            written.update(rows)
+    got = {r["uid"]: r["ipp"] for r in store.query(
+        "MATCH (i:Instance) RETURN i.SOPInstanceUID AS uid, i.ImagePositionPatient AS ipp").records()}
+    wrong = {uid: (value, got.get(uid)) for uid, value in written.items() if got.get(uid) != value}
+    assert len(got) == len(written) == 2 * 6 * 400 + 3 * 1200
+    assert not wrong, f"{len(wrong)} positions read back otherwise, e.g. {next(iter(wrong.items()))}"
