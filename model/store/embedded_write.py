@@ -1,9 +1,10 @@
-"""The embedded store's write paths: transactional MERGE for small batches, COPY plus MERGE for bulk.
+"""The embedded store's write paths: CREATE and MERGE in one transaction for small batches, COPY plus MERGE for bulk.
 
 Why two paths (measurements in ENGINE-NOTES.md and bench/README.md): `COPY FROM` an Arrow table loads
 new rows ~40x faster than `MERGE`, but is not idempotent and not safe inside a transaction; so a large
 batch is split: keys already in the graph are merged, the rest are copied. Small batches (a network
-message, a resumed tail) go through `LOAD FROM ... MERGE` inside one transaction, so they are atomic.
+message, a resumed tail) go through one transaction, so they are atomic: `LOAD FROM ... CREATE` for the
+keys the graph lacks, `LOAD FROM ... MERGE` for the others.
 Every path bounds what ladybug pins in its buffer pool (the constants below say how).
 """
 
@@ -25,7 +26,7 @@ COPY_THRESHOLD = 1_000
 # Within a large batch, a label (or relationship group) is copied only when it has at least this many
 # new rows: a COPY has a fixed cost that grows with the table's width (0.1-0.3 s for 40 stub rows into
 # the ~230-column Instance table, against 15 ms for a MERGE of the same rows) and pins memory per
-# column (below), so small remainders go through `LOAD FROM ... MERGE` instead.
+# column (below), so small remainders go through `LOAD FROM ... CREATE` instead.
 COPY_MIN_ROWS = 1_000
 KEY_CHUNK = 5_000
 # What a statement brings into ladybug 0.22's buffer pool stays pinned until the database is closed
@@ -109,7 +110,10 @@ class EmbeddedWrites(EmbeddedConnection):
     def _write_merging(self, batch: GraphBatch, summary: WriteSummary) -> None:
         for label in batch.nodes:
             rows = batch.node_rows(label)
-            self._merge_nodes(label, rows)
+            key = schema.node(label).key
+            existing = self.existing_keys(label, (r[key] for r in rows))
+            self._create_nodes(label, [r for r in rows if r[key] not in existing])
+            self._merge_nodes(label, [r for r in rows if r[key] in existing])
             summary.nodes[label] = len(rows)
         for label in batch.stubs:
             self._create_stubs(label, batch.stub_keys(label), copy=False)
@@ -130,10 +134,9 @@ class EmbeddedWrites(EmbeddedConnection):
                 columns = sorted({p for r in new_rows for p in r} | {"stub"})
                 table = node_table(label, new_rows, columns, constants={"stub": False})
                 self._execute(f"COPY {quote(label)}({', '.join(quote(c) for c in columns)}) FROM $t", {"t": table})
-                updates = [r for r in rows if r[node_type.key] in existing]
             else:
-                updates = rows  # the MERGE creates the few new ones
-            self._merge_in_column_slices(label, updates)
+                self._create_nodes(label, new_rows)
+            self._merge_in_column_slices(label, [r for r in rows if r[node_type.key] in existing])
             summary.nodes[label] = len(rows)
         for label in batch.stubs:
             created.setdefault(label, set()).update(self._create_stubs(label, batch.stub_keys(label), copy=True))
@@ -151,7 +154,7 @@ class EmbeddedWrites(EmbeddedConnection):
             summary.relationships[group[0]] = summary.relationships.get(group[0], 0) + len(rows)
 
     def _merge_in_column_slices(self, label: str, rows: list[dict[str, Any]]) -> None:
-        """MERGE rows that mostly exist already (stubs being completed), at most UPDATE_SLICE columns per
+        """MERGE rows that exist already (stubs being completed, entities updated), at most UPDATE_SLICE columns per
         statement with a reopen after each: see UPDATE_SLICE. Only on the non-transactional COPY path."""
         key = schema.node(label).key
         columns = sorted({p for r in rows for p in r} - {key})
@@ -182,6 +185,19 @@ class EmbeddedWrites(EmbeddedConnection):
             f"write ({first_line(exc)}); what was committed is intact: set "
             f"DICOM_GRAPH_BUFFER_POOL_MB higher and run the same command with --resume to redo the rest") from None
 
+
+    def _create_nodes(self, label: str, rows: list[dict[str, Any]]) -> None:
+        """Rows whose keys are not in the graph (the caller looked): `CREATE` takes each row's values as
+        they are, where `MERGE` would look the key up and run one `SET coalesce(...)` per column. On the
+        ~230-column Instance table that is the listener's costliest statement: 150 received instances'
+        nodes in 34-50 ms against 210-260 ms (bench/README.md, "The listener's writes")."""
+        if not rows:
+            return
+        key = schema.node(label).key
+        columns = sorted({p for r in rows for p in r} - {key})
+        props = ", ".join([f"{quote(c)}: {quote('c_' + c)}" for c in (key, *columns)] + ["stub: false"])
+        self._execute(f"LOAD FROM $t CREATE (__n:{quote(label)} {{{props}}})",
+                      {"t": node_table(label, rows, [key, *columns], prefix="c_")})
 
     def _merge_nodes(self, label: str, rows: list[dict[str, Any]]) -> None:
         if not rows:
