@@ -52,6 +52,8 @@ class EmbeddedStore(EmbeddedBulk):
         self._open()
         try:
             self.check_schema_version()
+            if not read_only:
+                self._refuse_compressed_decimals()
         except StoreError:
             self.close()  # a writer's file lock must not outlive the refusal
             raise
@@ -82,6 +84,23 @@ class EmbeddedStore(EmbeddedBulk):
                 for prop in sorted(missing):  # a relationship property added since the graph was made
                     self._add_column(rel_type.type, prop, rel_type.props[prop])
             self.record_version()
+
+    def _refuse_compressed_decimals(self) -> None:
+        """A graph that a dicom-graph before COMPRESSION (embedded_connection.py) wrote has its decimals
+        compressed, and rows appended to it can lose list elements, so a writer refuses it in words that
+        say what to do. Reading it is left alone: what it holds was stored before this open."""
+        with self._lock, self._statement():
+            tables = [row[0] for row in self._execute("CALL show_tables() RETURN name, type").get_all()
+                      if row[1] == "NODE"]
+            compressed = [table for table in tables if self._execute(
+                f"CALL storage_info('{table}') WHERE compression STARTS WITH 'FLOAT_COMPRESSION' "
+                f"RETURN count(*)").get_all()[0][0]]
+        if compressed:
+            raise StoreError(
+                f"{self.path}: its decimal columns ({', '.join(compressed)}) were stored compressed by an "
+                f"earlier dicom-graph, and LadybugDB 0.22 can lose elements of multi-valued decimals (Image "
+                f"Position, Pixel Spacing) added to such columns: build a new graph (standard load, then "
+                f"ingest the same files into a new --db); reading this one still works")
 
     def recorded_version(self) -> tuple[int, str | None] | None:
         def read() -> tuple[int, str | None] | None:

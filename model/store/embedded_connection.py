@@ -67,7 +67,7 @@ class OpenRace(CheckpointBusy):
 # column after a checkpoint can lose elements: 6-10 of 2,400 three-element DOUBLE[] values read back with
 # one element 0.0 (an Image Position (Patient) of [-203.6, -384.517, 3.69479] as [-203.6, -384.517, 0.0]),
 # whether written by COPY, CREATE or MERGE; never without compression (tests/test_store_double_lists.py).
-# Rows written without it stay uncompressed; a graph that was written with it keeps that risk.
+# Rows written without it stay uncompressed; a writer refuses a graph written with it (embedded.py).
 COMPRESSION = False
 
 
