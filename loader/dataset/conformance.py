@@ -138,8 +138,8 @@ def requirements_from_tables(includes: list[dict[str, Any]], contents: dict[Hash
     else module_key does) and each module's `conformance_module_attributes` rows (type, keyword, tag, path,
     condition, condition_expr, decidable, overrides), and `conformance_macros` rows (key, sequence).
     Modules of one name in an IOD are one module, included as the strongest of its inclusions (M, then C
-    with its condition, then U; the first of equals), whatever order the rows come in. A top-level attribute one module `overrides` is required
-    only by that module's Type. A module's attributes are parsed once, however many IODs include it."""
+    with its condition, then U; the first of equals), whatever order the rows come in. A top-level
+    attribute one module `overrides` is required only by that module's Type. A module's attributes are parsed once, however many IODs include it."""
     parsed = {key: _parsed(rows) for key, rows in contents.items()}
     by_class: dict[str, dict[str, list[_Contents]]] = {}
     strongest: dict[tuple[str, str], dict[str, Any]] = {}

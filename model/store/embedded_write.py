@@ -26,7 +26,7 @@ COPY_THRESHOLD = 1_000
 # Within a large batch, a label (or relationship group) is copied only when it has at least this many
 # new rows: a COPY has a fixed cost that grows with the table's width (0.1-0.3 s for 40 stub rows into
 # the ~230-column Instance table, against 15 ms for a MERGE of the same rows) and pins memory per
-# column (below), so small remainders go through `LOAD FROM ... CREATE` instead.
+# column (below), so small remainders go through `LOAD FROM ... CREATE` (nodes) or `MERGE` (relationships).
 COPY_MIN_ROWS = 1_000
 KEY_CHUNK = 5_000
 # What a statement brings into ladybug 0.22's buffer pool stays pinned until the database is closed
@@ -110,10 +110,9 @@ class EmbeddedWrites(EmbeddedConnection):
     def _write_merging(self, batch: GraphBatch, summary: WriteSummary) -> None:
         for label in batch.nodes:
             rows = batch.node_rows(label)
-            key = schema.node(label).key
-            existing = self.existing_keys(label, (r[key] for r in rows))
-            self._create_nodes(label, [r for r in rows if r[key] not in existing])
-            self._merge_nodes(label, [r for r in rows if r[key] in existing])
+            new_rows, old_rows = self._split_new(label, rows)
+            self._create_nodes(label, new_rows)
+            self._merge_nodes(label, old_rows)
             summary.nodes[label] = len(rows)
         for label in batch.stubs:
             self._create_stubs(label, batch.stub_keys(label), copy=False)
@@ -127,8 +126,7 @@ class EmbeddedWrites(EmbeddedConnection):
         for label in batch.nodes:
             node_type = schema.node(label)
             rows = batch.node_rows(label)
-            existing = self.existing_keys(label, (r[node_type.key] for r in rows))
-            new_rows = [r for r in rows if r[node_type.key] not in existing]
+            new_rows, old_rows = self._split_new(label, rows)
             created[label] = {r[node_type.key] for r in new_rows}
             if len(new_rows) >= COPY_MIN_ROWS:
                 columns = sorted({p for r in new_rows for p in r} | {"stub"})
@@ -136,7 +134,7 @@ class EmbeddedWrites(EmbeddedConnection):
                 self._execute(f"COPY {quote(label)}({', '.join(quote(c) for c in columns)}) FROM $t", {"t": table})
             else:
                 self._create_nodes(label, new_rows)
-            self._merge_in_column_slices(label, [r for r in rows if r[node_type.key] in existing])
+            self._merge_in_column_slices(label, old_rows)
             summary.nodes[label] = len(rows)
         for label in batch.stubs:
             created.setdefault(label, set()).update(self._create_stubs(label, batch.stub_keys(label), copy=True))
@@ -186,27 +184,30 @@ class EmbeddedWrites(EmbeddedConnection):
             f"DICOM_GRAPH_BUFFER_POOL_MB higher and run the same command with --resume to redo the rest") from None
 
 
+    def _split_new(self, label: str, rows: list[dict[str, Any]]
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(rows whose keys the graph lacks, rows whose keys it has), by one look-up of the keys."""
+        key = schema.node(label).key
+        existing = self.existing_keys(label, (r[key] for r in rows))
+        return [r for r in rows if r[key] not in existing], [r for r in rows if r[key] in existing]
+
     def _create_nodes(self, label: str, rows: list[dict[str, Any]]) -> None:
         """Rows whose keys are not in the graph (the caller looked): `CREATE` takes each row's values as
         they are, where `MERGE` would look the key up and run one `SET coalesce(...)` per column. On the
         ~230-column Instance table that is the listener's costliest statement: 150 received instances'
-        nodes in 34-50 ms against 210-260 ms (bench/README.md, "The listener's writes")."""
+        nodes in 34-50 ms against 210-260 ms (bench/README.md, "... CREATE for new keys ...")."""
         if not rows:
             return
-        key = schema.node(label).key
-        columns = sorted({p for r in rows for p in r} - {key})
+        key, columns, table = _prefixed_table(label, rows)
         props = ", ".join([f"{quote(c)}: {quote('c_' + c)}" for c in (key, *columns)] + ["stub: false"])
-        self._execute(f"LOAD FROM $t CREATE (__n:{quote(label)} {{{props}}})",
-                      {"t": node_table(label, rows, [key, *columns], prefix="c_")})
+        self._execute(f"LOAD FROM $t CREATE (__n:{quote(label)} {{{props}}})", {"t": table})
 
     def _merge_nodes(self, label: str, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
-        key = schema.node(label).key
-        columns = sorted({p for r in rows for p in r} - {key})
+        key, columns, table = _prefixed_table(label, rows)
         sets = [f"__n.{quote(c)} = coalesce({quote('c_' + c)}, __n.{quote(c)})" for c in columns]
         sets.append("__n.stub = false")
-        table = node_table(label, rows, [key, *columns], prefix="c_")
         self._execute(f"LOAD FROM $t MERGE (__n:{quote(label)} {{{quote(key)}: {quote('c_' + key)}}}) "
                       f"SET {', '.join(sets)}", {"t": table})
 
@@ -271,3 +272,9 @@ class EmbeddedWrites(EmbeddedConnection):
             + (f" SET {sets}" if sets else ""),
             {"t": rel_table(group, rows)})
 
+
+def _prefixed_table(label: str, rows: list[dict[str, Any]]) -> tuple[str, list[str], Any]:
+    """(key, the other columns the rows carry, their Arrow table with `c_`-prefixed names) for LOAD FROM."""
+    key = schema.node(label).key
+    columns = sorted({p for r in rows for p in r} - {key})
+    return key, columns, node_table(label, rows, [key, *columns], prefix="c_")
