@@ -31,6 +31,7 @@ from dicom_graph.loader.dataset.extract import Extracted, ExtractError, dataset_
 from dicom_graph.loader.ingest import sources
 
 from .context import LOG, ServiceContext, calling, is_uid
+from .file_meta import received_file
 from .spool import Spool
 from .status import CANNOT_UNDERSTAND, DATA_SET_DOES_NOT_MATCH_SOP_CLASS, OUT_OF_RESOURCES, SUCCESS, Refused
 from .writer import MicroBatches, Received
@@ -69,7 +70,7 @@ class Storage:
         uid, cls = str(req.AffectedSOPInstanceUID or ""), str(req.AffectedSOPClassUID or "")
         started = time.perf_counter()
         try:
-            data = event.encoded_dataset()
+            data = received_file(event)
         except Exception as exc:  # noqa: BLE001
             raise Refused(uid, CANNOT_UNDERSTAND, f"cannot decode the dataset: {exc}") from exc
         try:
