@@ -27,6 +27,8 @@ from typing import Any
 
 from dicom_graph.loader.dataset.extract import Extracted
 
+from dicom_graph.loader.ingest.pool import serve
+
 from .check import check
 from .context import LOG
 from .status import CANNOT_UNDERSTAND, Refused
@@ -37,23 +39,24 @@ JOIN_S = 5.0  # how long the process asked to stop may take before it is killed
 MAX_SENT_BYTES = 1 << 20
 
 
-def serve(conn: Connection, pseudonymizer: Any, requirements: Any) -> None:
-    """The process's life: one dataset per message, answered with its extraction or its refusal."""
+_SETTINGS: dict[str, Any] = {}  # in the check process: the listener's pseudonymizer and requirements
+
+
+def _settle(conn: Connection, pseudonymizer: Any, requirements: Any) -> None:
+    """The process's start (pool.serve's initializer): keep the settings, then say it is ready."""
+    _SETTINGS.update(pseudonymizer=pseudonymizer, requirements=requirements)
     conn.send("ready")
-    while True:
-        try:
-            message = conn.recv()
-        except EOFError:  # the listener is gone
-            return
-        if message is None:
-            return
-        data, uid, cls, final = message
-        try:
-            conn.send(("ok", check(data, uid, cls, final, pseudonymizer, requirements)))
-        except Refused as refused:
-            conn.send(("refused", refused.code, refused.why))
-        except Exception as exc:  # noqa: BLE001 - an answer for every dataset; the listener logs it
-            conn.send(("refused", CANNOT_UNDERSTAND, f"{type(exc).__name__}: {exc}"))
+
+
+def _answer(message: list[Any]) -> list[Any]:
+    """One dataset's check, as ["ok", Extracted] or ["refused", status, reason]."""
+    data, uid, cls, final = message
+    try:
+        return ["ok", check(data, uid, cls, final, _SETTINGS["pseudonymizer"], _SETTINGS["requirements"])]
+    except Refused as refused:
+        return ["refused", refused.code, refused.why]
+    except Exception as exc:  # noqa: BLE001 - an answer for every dataset; the listener logs it
+        return ["refused", CANNOT_UNDERSTAND, f"{type(exc).__name__}: {exc}"]
 
 
 class CheckProcess:
@@ -79,7 +82,7 @@ class CheckProcess:
             if conn is None:
                 return None
             try:
-                conn.send((data, uid, cls, final))
+                conn.send([data, uid, cls, final])
                 answer = conn.recv() if conn.poll(self.timeout_s) else None
             except (EOFError, OSError):
                 answer = None
@@ -109,7 +112,8 @@ class CheckProcess:
 
     def _start(self) -> None:
         mine, theirs = self.ctx.Pipe(duplex=True)
-        process = self.ctx.Process(target=serve, args=(theirs, *self.args), name="dicom-graph-check", daemon=True)
+        process = self.ctx.Process(target=serve, args=(theirs, _answer, _settle, (theirs, *self.args)),
+                                   name="dicom-graph-check", daemon=True)
         try:
             process.start()
             theirs.close()  # the process is its only holder now: its death ends the pipe
