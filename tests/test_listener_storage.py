@@ -14,7 +14,7 @@ from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage
 from pynetdicom import _config
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]  # generated at import time
 
-from dicom_graph.loader.network.check import broken_elements
+from dicom_graph.loader.network.storage import broken_elements
 
 from .listener_peers import good_body, images, listening, part10, scu, store_all
 

@@ -7,7 +7,6 @@ This module composes the services, one module each, and owns the server's life:
   pending limits, bounded PDU reads), and the recording of the connections it drops;
 - association.py: the AE, its limits and allow-list, and the recording of every association;
 - storage.py: Verification (C-ECHO) and every Storage SOP class (C-STORE: checked, spooled, answered);
-  check.py, check_process.py: the checks before the status, in a process of their own when it is free;
 - spool.py, writer.py: the durable spool of received datasets, and the one thread that writes them to
   the graph in micro-batches through the file ingest's resolve and write;
 - mpps.py: Modality Performed Procedure Step (N-CREATE, N-SET) and Instance Availability Notification;
@@ -41,7 +40,6 @@ from dicom_graph.loader.ingest.entities import entity_keywords
 
 from . import commitment, mpps, pace, storage
 from .association import Associations, build_ae, dropped_batch
-from .check_process import CheckProcess
 from .commitment import Commitment
 from .config import ListenerConfig
 from .context import LOG, ServiceContext, calling
@@ -70,9 +68,7 @@ class Listener:
         pace.install()
         entity_keywords()  # loads the standard's tables (~1 s): now, not in the first write
         # checked as the file ingest checks them, so a received instance gets the same conformance rows
-        requirements = conformance.load_requirements(store) or None
-        self.check_process = CheckProcess(self.config.pseudonymizer, requirements, self.config.dimse_timeout)
-        self.storage = Storage(self.context, self.spool, self.writer, requirements, self.check_process)
+        self.storage = Storage(self.context, self.spool, self.writer, conformance.load_requirements(store) or None)
         self.steps = ProcedureSteps(self.context)
         # to send commitment results on a new association we need the SCP role of Storage Commitment
         self.ae = build_ae(self.config, supported=[*storage.SOP_CLASSES, *mpps.SOP_CLASSES, commitment.SOP_CLASS],
@@ -156,7 +152,6 @@ class Listener:
         self.commitment.join(self.config.dimse_timeout)
         self.ae.shutdown()
         self.gate.close()
-        self.check_process.close()
         self.writer.stop()
         self.spool.close()
         self.store.close()

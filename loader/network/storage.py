@@ -2,45 +2,64 @@
 then ingested as a file is.
 
 Every Storage SOP class pynetdicom knows is accepted (the catalog's source for storage classes). Before the
-status goes back, a C-STORE dataset passes check.py's checks (the file ingest's parse and extraction; a
-broken encoding, or UIDs that are not the command's, are refused, nothing kept), in the check process
-when it is free (check_process.py), else here. The dataset's spool record is written (and its write-back
-started) before these checks and waited for after them, so the disk works while the dataset is decoded
-(spool.py): an accepted dataset is answered with success once its record is durable, a refused one's
-record is forgotten; the graph write follows in a micro-batch (writer.py). With --store-dir the spool
-lives inside it and the Part 10 file is written to `<SOPInstanceUID>.dcm` there (the instance's `path`)
-once committed.
+status goes back, a C-STORE dataset is read by `sources.read_dataset`, as a file is (headers only, in
+memory by part10.py where it can, else by pydicom.dcmread), and extracted by
+`extract.dataset_to_batch`, the file ingest's function: a dataset whose encoding is broken, or whose UIDs
+are not the command's, is refused then (nothing kept, the sender may fix it and send again). That costs
+~1.5 ms of the 6-8 ms an instance takes in all (bench/README.md), and it is the check that decides what
+a graph write will accept. The dataset's spool record is written (and its write-back started) before
+these checks and waited for after them, so the disk works while the dataset is decoded (spool.py): an
+accepted dataset is answered with success once its record is durable, a refused one's record is
+forgotten; the graph write follows in a micro-batch (writer.py). With --store-dir the spool lives inside
+it and the Part 10 file is written to `<SOPInstanceUID>.dcm` there (the instance's `path`) once committed.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from pathlib import Path
 from typing import Any
 
 import pydicom
+from pydicom.dataset import Dataset
 from pynetdicom import AllStoragePresentationContexts
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]  # generated at import time
 
-from dicom_graph.loader.dataset.extract import Extracted
+from dicom_graph.loader.dataset.extract import Extracted, ExtractError, dataset_to_batch
+from dicom_graph.loader.ingest import sources
 
-from .check import check, read_dataset
-from .check_process import CheckProcess
-from .context import LOG, ServiceContext, calling
+from .context import LOG, ServiceContext, calling, is_uid
 from .file_meta import received_file
 from .spool import Spool
-from .status import CANNOT_UNDERSTAND, OUT_OF_RESOURCES, SUCCESS, Refused
+from .status import CANNOT_UNDERSTAND, DATA_SET_DOES_NOT_MATCH_SOP_CLASS, OUT_OF_RESOURCES, SUCCESS, Refused
 from .writer import MicroBatches, Received
 
 SOP_CLASSES = (Verification, *(cx.abstract_syntax for cx in AllStoragePresentationContexts))
 
 
+def broken_elements(problems: list[str]) -> list[str]:
+    """The extraction problems that mean the encoding is broken, not merely a value that does not parse.
+
+    `dataset_to_batch` reports a value it could not decode (wrong length for its VR, unreadable sequence,
+    nesting too deep) as `Keyword: ExceptionName` / `unreadable sequence ...`, and a value that decoded
+    but is not of its type as `Keyword: not a valid TYPE`. The first kind is refused over the network
+    (0xC000 cannot understand, nothing written: the sender can fix it and send again); the second is
+    stored with `invalid_values`, exactly as the file ingest stores it (real modalities send such values).
+    """
+    return [p for p in problems if ": not a valid " not in p]
+
+
+def read_dataset(data: bytes) -> Dataset:
+    """A received Part 10 byte string, read as the file ingest reads a file (by the same function)."""
+    return sources.read_dataset("", fh=io.BytesIO(data))
+
+
 class Storage:
     def __init__(self, context: ServiceContext, spool: Spool, writer: MicroBatches,
-                 requirements: Any = None, check_process: CheckProcess | None = None) -> None:
+                 requirements: Any = None) -> None:
         self.context, self.spool, self.writer, self.requirements = context, spool, writer, requirements
-        self.check_process = check_process
 
     def on_c_echo(self, event: Any) -> int:
         LOG.info("C-ECHO from %s", calling(event.assoc))
@@ -94,13 +113,40 @@ class Storage:
 
     def accept(self, data: bytes, uid: str, cls: str) -> Extracted:
         """The checks a dataset must pass before it is answered with success (module doc)."""
-        final = self._final(uid)
-        if self.check_process is not None:
-            extracted = self.check_process.check(data, uid, cls, final)
-            if extracted is not None:
-                return extracted
-        return check(data, uid, cls, final, self.context.config.pseudonymizer, self.requirements)
+        return self._extract(self._parsed(data, uid, cls), uid, cls, self._final(uid), len(data))
 
     def _final(self, uid: str) -> Path | None:
         store_dir = self.context.config.store_dir
         return Path(store_dir) / f"{uid}.dcm" if store_dir else None
+
+    @staticmethod
+    def _parsed(data: bytes, uid: str, cls: str) -> Dataset:
+        """The dataset's parse, refused unless it says what the command says."""
+        try:
+            ds = read_dataset(data)
+        except Exception as exc:  # noqa: BLE001
+            raise Refused(uid, CANNOT_UNDERSTAND, f"cannot decode the dataset: {exc}") from exc
+        ds_uid = str(ds.get("SOPInstanceUID", "") or "").strip()
+        ds_cls = str(ds.get("SOPClassUID", "") or "").strip()
+        if ds_uid != uid or ds_cls != cls:
+            raise Refused(uid, DATA_SET_DOES_NOT_MATCH_SOP_CLASS,
+                          f"dataset UIDs ({ds_cls} / {ds_uid}) differ from the command's ({cls} / {uid})")
+        if not is_uid(uid):
+            raise Refused(uid, DATA_SET_DOES_NOT_MATCH_SOP_CLASS, f"invalid SOP Instance UID {uid[:80]!r}")
+        return ds
+
+    def _extract(self, ds: Dataset, uid: str, cls: str, final: Path | None, size: int) -> Extracted:
+        try:
+            extracted = dataset_to_batch(ds, source="network", path=str(final) if final else None,
+                                         file_size=size if final else None,
+                                         sop_instance_uid=uid, sop_class_uid=cls,
+                                         pseudonymizer=self.context.config.pseudonymizer,
+                                         requirements=self.requirements)
+        except ExtractError as exc:
+            raise Refused(uid, CANNOT_UNDERSTAND, str(exc)) from exc
+        except Exception as exc:  # noqa: BLE001
+            raise Refused(uid, CANNOT_UNDERSTAND, f"{type(exc).__name__}: {exc}") from exc
+        broken = broken_elements(extracted.problems)
+        if broken:
+            raise Refused(uid, CANNOT_UNDERSTAND, "; ".join(broken))
+        return extracted
