@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from pydicom import dcmread
 from pydicom.data import get_testdata_file
@@ -13,6 +11,8 @@ from pynetdicom import AE, evt
 from pynetdicom.dsutils import create_file_meta, encode_file_meta
 
 from dicom_graph.loader.network.file_meta import part10_bytes, received_file
+
+from .listener_peers import HOST, free_port
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 
@@ -44,15 +44,13 @@ def test_a_real_association_gives_the_same_bytes() -> None:
     scp = AE("FILEMETA")
     for ds in datasets:
         scp.add_supported_context(ds.SOPClassUID, [ds.file_meta.TransferSyntaxUID])
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = scp.start_server(("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)])
+    port = free_port()
+    server = scp.start_server((HOST, port), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)])
     try:
         scu = AE("SENDER")
         for ds in datasets:
             scu.add_requested_context(ds.SOPClassUID, ds.file_meta.TransferSyntaxUID)
-        assoc = scu.associate("127.0.0.1", port, ae_title="FILEMETA")
+        assoc = scu.associate(HOST, port, ae_title="FILEMETA")
         assert assoc.is_established
         statuses = [assoc.send_c_store(ds).Status for ds in datasets]
         assoc.release()

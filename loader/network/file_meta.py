@@ -37,7 +37,7 @@ def _implementation() -> bytes:
             + _element(0x0013, b"SH", version + b" " * (len(version) % 2)))  # SH pads with a space
 
 
-_VERSION = struct.pack("<HH2sHL", 0x0002, 0x0001, b"OB", 0, 2) + b"\x00\x01"  # OB: 32-bit length
+_VERSION = struct.pack("<HH2sHL", 0x0002, 0x0001, b"OB", 0, 2) + b"\x00\x01"  # OB: reserved 0, 32-bit length
 _IMPLEMENTATION = _implementation()
 
 
@@ -47,7 +47,7 @@ def part10_bytes(sop_class: str, sop_instance: str, transfer_syntax: str, datase
         return None
     rest = b"".join((_VERSION, _uid(0x0002, sop_class), _uid(0x0003, sop_instance),
                      _uid(0x0010, transfer_syntax), _IMPLEMENTATION))
-    group_length = struct.pack("<HH2sHL", 0x0002, 0x0000, b"UL", 4, len(rest))
+    group_length = _element(0x0000, b"UL", struct.pack("<L", len(rest)))
     return b"".join((_PREFIX, group_length, rest, dataset))
 
 
