@@ -13,6 +13,9 @@ Per query: the cold first run and the median and p95 of `--runs` warm runs, in m
 "Cold" is the first execution after the store was opened: on the embedded engine a freshly opened
 read-only database (empty buffer pool; the OS page cache is whatever it is), on Neo4j the first run of
 that query text since the server started (plan not cached; its page cache is shared and may be warm).
+With --drop-caches (embedded, as root) the OS page cache is emptied before each cold run (`sync`, then
+3 into /proc/sys/vm/drop_caches): the first view after a reboot, or of a graph larger than the RAM left
+to it. --only NAME... measures just those queries (same parameters).
 Prints a markdown table, then as its last line one JSON object {"engine", "graph", "queries": [...]}.
 """
 
@@ -127,7 +130,18 @@ def params_for(name: str, p: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def measure(open_fn: Any, name: str, params: dict[str, Any], runs: int) -> dict[str, Any]:
+def drop_page_cache() -> None:
+    """Empty the OS page cache (Linux, root): what a cold run after a reboot reads from the disk."""
+    os.sync()
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError as exc:
+        raise SystemExit(f"--drop-caches: cannot write /proc/sys/vm/drop_caches ({exc}); run as root on Linux") from None
+
+
+def measure(open_fn: Any, name: str, params: dict[str, Any], runs: int, drop: bool = False) -> dict[str, Any]:
+    if drop:
+        drop_page_cache()
     store = open_fn()
     try:
         t = time.perf_counter()
@@ -161,7 +175,12 @@ def main() -> None:
     parser.add_argument("--neo4j", help="Bolt URI (default NEO4J_URI when --db is not given)")
     parser.add_argument("--runs", type=int, default=10, help="warm runs per query (default 10)")
     parser.add_argument("--json", type=Path, help="also write the JSON object here")
+    parser.add_argument("--drop-caches", action="store_true",
+                        help="empty the OS page cache before each cold run (embedded, root)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="measure only these queries")
     args = parser.parse_args()
+    if args.drop_caches and not args.db:
+        parser.error("--drop-caches needs --db: a Neo4j server's page cache is its own")
 
     def open_fn() -> Any:
         return open_store(db=args.db, neo4j=args.neo4j, read_only=True)
@@ -175,15 +194,22 @@ def main() -> None:
 
     names = [("dashboard", n) for n in dashboard_names()]
     names += [("example", n) for n in example_names() if n not in dict((b, a) for a, b in names)]
+    if args.only:
+        unknown = sorted(set(args.only) - set(queries.all_queries()))
+        if unknown:
+            parser.error(f"--only: no named query {', '.join(unknown)}")
+        names = [(kind, n) for kind, n in names if n in args.only] + \
+                [("named", n) for n in args.only if n not in {b for _, b in names}]
     results = []
     for kind, name in names:
-        row = measure(open_fn, name, params_for(name, params), args.runs)
+        row = measure(open_fn, name, params_for(name, params), args.runs, args.drop_caches)
         row["kind"] = kind
         results.append(row)
         print(f"{name}: {row}", file=sys.stderr, flush=True)
 
     print(f"\n{engine} graph {where}: {counts.get('Instance', 0):,} Instance nodes; "
-          f"{args.runs} warm runs per query; load average {os.getloadavg()[0]:.2f}\n")
+          f"{args.runs} warm runs per query; load average {os.getloadavg()[0]:.2f}"
+          f"{'; OS page cache emptied before each cold run' if args.drop_caches else ''}\n")
     print("| query | used by | rows | cold ms | median ms | p95 ms |")
     print("|---|---|---:|---:|---:|---:|")
     for r in results:
@@ -194,7 +220,7 @@ def main() -> None:
             print(f"| {r['query']} | {r['kind']} | {r['rows']} | {r['cold_ms']:.1f} | {r['median_ms']:.1f} | "
                   f"{r['p95_ms']:.1f}{flag} |")
     out = {"engine": engine, "graph": where, "instances": counts.get("Instance", 0), "params": params,
-           "queries": results}
+           "page_cache_dropped": args.drop_caches, "queries": results}
     if args.json:
         args.json.write_text(json.dumps(out, indent=1, default=str))
     print(json.dumps(out, default=str))
