@@ -57,9 +57,12 @@ def _conformance_by_module(dialect: str) -> str:
 
 def _conformance_failing(dialect: str) -> str:
     """The failing instances' findings filtered per instance (a list filter, not UNWIND + collect over
-    every failing instance), the first $limit by UID, and only then their series: 2.4 s at 1M instances
-    on the embedded engine before, when every one of 574k failing instances was joined to its series
-    before the sort. The sort carries UIDs, not nodes (ladybug materializes a node's every column)."""
+    every failing instance), and the first $limit by UID. Everything shown is the instance's own columns,
+    its series too (the Series Instance UID its HAS_INSTANCE edge was made from), read in the same scan:
+    looking the $limit instances up again by UID to join their series (as until 3 Dec 2026) cost ~0.4 s
+    of random reads per 5,000 rows on a cold page cache at 100k instances, more than scanning the columns
+    of every failing one (bench/README.md, "Cold first views"). The sort carries values, not nodes
+    (ladybug materializes a node's every column)."""
     def keep(f: str, module: str) -> str:
         return f"{module} = '' OR {f} = {module} OR {f} STARTS WITH ({module} + '>')"
     if dialect == "embedded":  # a lambda cannot read a parameter in ladybug 0.22, but can read a variable
@@ -67,10 +70,7 @@ def _conformance_failing(dialect: str) -> str:
     else:
         findings = f"WITH i, [f IN {_all_findings()} WHERE {keep('f', '$module')}]"
     return (f"{_FAILING}{findings} AS findings WHERE size(findings) > 0 "
-            "WITH i.SOPInstanceUID AS uid, findings ORDER BY uid LIMIT $limit "
-            "MATCH (i:Instance {SOPInstanceUID: uid}) "
-            "OPTIONAL MATCH (se:Series)-[:HAS_INSTANCE]->(i) "
-            "RETURN i.SOPInstanceUID AS sop_instance_uid, se.SeriesInstanceUID AS series_uid, "
+            "RETURN i.SOPInstanceUID AS sop_instance_uid, i.SeriesInstanceUID AS series_uid, "
             "i.Modality AS modality, i.path AS path, findings "
             "ORDER BY sop_instance_uid LIMIT $limit")
 
