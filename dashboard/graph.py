@@ -74,7 +74,9 @@ class Holder:
 
 @st.cache_resource(show_spinner=False)
 def _holder(db: str | None, neo4j: str | None) -> Holder:
-    return Holder(open_store(db, neo4j, read_only=True))
+    graph = open_store(db, neo4j, read_only=True)
+    graph.prewarm()  # the first views then read memory, not a cold disk (model/store/page_cache.py)
+    return Holder(graph)
 
 
 def holder() -> Holder:

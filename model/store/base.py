@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
@@ -104,6 +105,12 @@ class GraphStore(ABC):
 
     def refresh(self) -> None:  # noqa: B027  (a hook: engines that see new commits by themselves keep it)
         """See commits made by other processes since this store was opened (no-op where automatic)."""
+
+    def prewarm(self) -> threading.Thread | None:
+        """Start filling the cache this engine's first reads would miss, in the background (a long-lived
+        reader such as the dashboard calls it once); None where there is nothing to do from here (a
+        server keeps its own page cache)."""
+        return None
 
     def describe(self) -> str:
         """Where this store is, for messages: a path or a URI."""

@@ -25,6 +25,7 @@ from .base import (VERSION_QUERY, GraphNotFound, QueryError, QueryResult, ReadOn
 from .embedded_types import DDL_TYPES
 from .embedded_bulk import EmbeddedBulk
 from .embedded_gate import Gate
+from .page_cache import PageCacheWarmer, warm
 
 
 T = TypeVar("T")
@@ -63,6 +64,10 @@ class EmbeddedStore(EmbeddedBulk):
         if self.read_only:
             with self._lock:
                 self._renew()
+
+    def prewarm(self) -> PageCacheWarmer | None:
+        """The graph file read once into the OS page cache (page_cache.py), unless it is too large."""
+        return warm(self.path)
 
     # --- schema ---------------------------------------------------------------------------------
     def ensure_schema(self) -> None:
