@@ -15,7 +15,9 @@ read-only database (empty buffer pool; the OS page cache is whatever it is), on 
 that query text since the server started (plan not cached; its page cache is shared and may be warm).
 With --drop-caches (embedded, as root) the OS page cache is emptied before each cold run (`sync`, then
 3 into /proc/sys/vm/drop_caches): the first view after a reboot, or of a graph larger than the RAM left
-to it. --only NAME... measures just those queries (same parameters).
+to it; with --prewarm as well, the store's prewarm (the dashboard's, at its start: the graph file read into
+the page cache, model/store/page_cache.py) runs to its end first, and `prewarm_s` says how long it took.
+--only NAME... measures just those queries (same parameters).
 Prints a markdown table, then as its last line one JSON object {"engine", "graph", "queries": [...]}.
 """
 
@@ -139,10 +141,18 @@ def drop_page_cache() -> None:
         raise SystemExit(f"--drop-caches: cannot write /proc/sys/vm/drop_caches ({exc}); run as root on Linux") from None
 
 
-def measure(open_fn: Any, name: str, params: dict[str, Any], runs: int, drop: bool = False) -> dict[str, Any]:
+def measure(open_fn: Any, name: str, params: dict[str, Any], runs: int, drop: bool = False,
+            prewarm: bool = False) -> dict[str, Any]:
     if drop:
         drop_page_cache()
     store = open_fn()
+    warmed: dict[str, Any] = {}
+    if prewarm:
+        t = time.perf_counter()
+        warmer = store.prewarm()
+        if warmer is not None:
+            warmer.join()
+        warmed["prewarm_s"] = round(time.perf_counter() - t, 2) if warmer is not None else None
     try:
         t = time.perf_counter()
         try:
@@ -166,7 +176,7 @@ def measure(open_fn: Any, name: str, params: dict[str, Any], runs: int, drop: bo
         warm = [cold]
     p95 = warm[min(len(warm) - 1, max(0, round(0.95 * len(warm)) - 1))]
     return {"query": name, "rows": len(result), "cold_ms": round(cold, 2),
-            "median_ms": round(statistics.median(warm), 2), "p95_ms": round(p95, 2), "runs": runs}
+            "median_ms": round(statistics.median(warm), 2), "p95_ms": round(p95, 2), "runs": runs, **warmed}
 
 
 def main() -> None:
@@ -177,6 +187,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the JSON object here")
     parser.add_argument("--drop-caches", action="store_true",
                         help="empty the OS page cache before each cold run (embedded, root)")
+    parser.add_argument("--prewarm", action="store_true",
+                        help="run the store's prewarm to its end before each cold run (what the dashboard starts)")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="measure only these queries")
     args = parser.parse_args()
     if args.drop_caches and not args.db:
@@ -202,14 +214,15 @@ def main() -> None:
                 [("named", n) for n in args.only if n not in {b for _, b in names}]
     results = []
     for kind, name in names:
-        row = measure(open_fn, name, params_for(name, params), args.runs, args.drop_caches)
+        row = measure(open_fn, name, params_for(name, params), args.runs, args.drop_caches, args.prewarm)
         row["kind"] = kind
         results.append(row)
         print(f"{name}: {row}", file=sys.stderr, flush=True)
 
     print(f"\n{engine} graph {where}: {counts.get('Instance', 0):,} Instance nodes; "
           f"{args.runs} warm runs per query; load average {os.getloadavg()[0]:.2f}"
-          f"{'; OS page cache emptied before each cold run' if args.drop_caches else ''}\n")
+          f"{'; OS page cache emptied before each cold run' if args.drop_caches else ''}"
+          f"{', then the store prewarmed' if args.prewarm else ''}\n")
     print("| query | used by | rows | cold ms | median ms | p95 ms |")
     print("|---|---|---:|---:|---:|---:|")
     for r in results:
@@ -220,7 +233,7 @@ def main() -> None:
             print(f"| {r['query']} | {r['kind']} | {r['rows']} | {r['cold_ms']:.1f} | {r['median_ms']:.1f} | "
                   f"{r['p95_ms']:.1f}{flag} |")
     out = {"engine": engine, "graph": where, "instances": counts.get("Instance", 0), "params": params,
-           "page_cache_dropped": args.drop_caches, "queries": results}
+           "page_cache_dropped": args.drop_caches, "prewarmed": args.prewarm, "queries": results}
     if args.json:
         args.json.write_text(json.dumps(out, indent=1, default=str))
     print(json.dumps(out, default=str))
