@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from dicom_graph.loader.bulk import shards
 from dicom_graph.loader.dataset import conformance
+from dicom_graph.loader.ingest.garbage import fewer_collections
 from dicom_graph.loader.ingest.resolve import Resolver
 from dicom_graph.loader.ingest.sources import SourceFile
 from dicom_graph.loader.ingest.summary import RejectionReport
@@ -47,6 +48,7 @@ class _EmptyGraph:
         return set()
 
 
+@fewer_collections()
 def extract_chunk(task: ChunkTask, outcomes: list[FileOutcome] | None = None) -> dict[str, Any]:
     """Parse (unless its files' `outcomes` are given), resolve and write one chunk; returns what the
     manifest records of it. Never raises for a bad file (it is a rejected outcome, reported); a failure

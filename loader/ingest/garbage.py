@@ -9,8 +9,12 @@ the writer's ~27 s of CPU, and all its collections together found 1,544 objects 
 and datasets are freed by reference counting the moment they are dropped; only the collector's pace
 changes here, never what is kept. A cycle that does become garbage waits for a later collection, which
 still comes (the last threshold is reached every ~100 million allocations at most). Used by the ingest
-(writer and parser tasks) only: `extract` with the same thresholds was slower at 20k (20.9 / 21.9 s
-against 17.6 / 18.7 s, alternating), so its chunks keep the default pace.
+(writer and parser tasks) and by `extract`'s chunks: there the default pace spent ~9 % of a chunk's CPU
+collecting (1.3 s of 14 s over 6,000 files, 9 full collections), and a 100k extract took 105.9-117.7 s with
+these thresholds against 121.0-142.3 s without (bench/README.md, "Cold first views; the extract's collector").
+On 1 Dec the same thresholds had made `extract` slower (20.9 / 21.9 s against 17.6 / 18.7 s at 20k); the
+workers have since kept the run's requirements and the conformance memo for good, which may be why the
+answer changed: not pinned down.
 """
 
 from __future__ import annotations
