@@ -5,8 +5,9 @@ views read their columns from the disk in the engine's small page reads, scatter
 columns at once: at 1M instances three pages took 1.2-3.3 s there against 0.47-0.95 s with the file in
 the page cache and 0.2-0.5 s warm (bench/README.md, "Cold first views; the extract's collector"). One
 sequential read of the whole file runs at the disk's streaming rate (14.4 s for the 5.5 GB graph here,
-once the page cache was emptied), in the background, while the first page renders. The same idea as PostgreSQL's pg_prewarm or Neo4j's page
-cache warm-up; only the OS's cache is filled, never the engine's, and nothing is written.
+once the page cache was emptied), in the background, while the first page renders. The same idea as
+PostgreSQL's pg_prewarm or Neo4j's page cache warm-up; only the OS's cache is filled, never the
+engine's, and nothing is written.
 
 A graph larger than `share` of the memory the OS reports available is left alone: reading it would
 evict its own first pages, or another program's.
