@@ -138,7 +138,8 @@ def drop_page_cache() -> None:
     try:
         Path("/proc/sys/vm/drop_caches").write_text("3\n")
     except OSError as exc:
-        raise SystemExit(f"--drop-caches: cannot write /proc/sys/vm/drop_caches ({exc}); run as root on Linux") from None
+        raise SystemExit(f"--drop-caches: cannot write /proc/sys/vm/drop_caches ({exc}); "
+                         "run as root on Linux") from None
 
 
 def measure(open_fn: Any, name: str, params: dict[str, Any], runs: int, drop: bool = False,

@@ -61,8 +61,8 @@ def _conformance_failing(dialect: str) -> str:
     its series too (the Series Instance UID its HAS_INSTANCE edge was made from), read in the same scan:
     looking the $limit instances up again by UID to join their series (as until 3 Dec 2026) cost ~0.4 s
     of random reads per 5,000 rows on a cold page cache at 100k instances, more than scanning the columns
-    of every failing one (bench/README.md, "Cold first views; the extract's collector"). The sort carries values, not nodes
-    (ladybug materializes a node's every column)."""
+    of every failing one (bench/README.md, "Cold first views; the extract's collector"). The sort
+    carries values, not nodes (ladybug materializes a node's every column)."""
     def keep(f: str, module: str) -> str:
         return f"{module} = '' OR {f} = {module} OR {f} STARTS WITH ({module} + '>')"
     if dialect == "embedded":  # a lambda cannot read a parameter in ladybug 0.22, but can read a variable
