@@ -212,9 +212,10 @@ class Gate:
         """Write what was dropped since the last flush, as one batch; until `close()`, then once more."""
         while True:
             self._wake.wait()
-            closing = self._closing
-            time.sleep(0 if closing else FLUSH_S)  # let a flood gather into one transaction
-            with self._lock:
+            if not self._closing:
+                time.sleep(FLUSH_S)  # let a flood gather into one transaction
+            with self._lock:  # read with the take: a close() during the sleep must end this loop
+                closing = self._closing
                 drops, self._drops = self._drops, []
                 self._wake.clear()
             if drops:
@@ -227,7 +228,8 @@ class Gate:
 
     def close(self, timeout: float = 30.0) -> None:
         """Record every drop still pending; call before the store closes."""
-        self._closing = True
+        with self._lock:
+            self._closing = True
         self._wake.set()
         self._recorder.join(timeout)
 
@@ -250,17 +252,23 @@ class GatedHandler(RequestHandler):
         if refusal is not None:
             gate.drop(self.request, address, opened, refusal)
             return
+        counted = True
         try:
             try:
                 prefix = read_request(self.request, gate.config.request_timeout)
             except Dropped as dropped:
+                # counted out before the close: a peer that reconnects as soon as it sees the close
+                # must not find this connection still held against its per-address limit
+                gate.leave(address)
+                counted = False
                 gate.drop(self.request, address, opened, str(dropped))
                 return
             assoc = self._associate(prefix)
             evt.trigger(assoc, evt.EVT_CONN_OPEN, {"address": self.client_address})
             assoc.start()  # counted live before it stops being counted pending
         finally:
-            gate.leave(address)
+            if counted:
+                gate.leave(address)
 
     def _associate(self, prefix: bytes) -> Association:
         """`RequestHandler._create_association`, on a BoundedSocket: pynetdicom gives no hook for the
