@@ -223,7 +223,12 @@ def test_a_close_while_the_recorder_gathers_drops_ends_it_with_every_drop_writte
     ends, rather than clearing close()'s wake-up and waiting for one that never comes (the listener's
     shutdown then sat out the join's whole timeout)."""
     written: list[list[dict[str, Any]]] = []
-    gate = Gate(ListenerConfig(), lambda batch: None, lambda drops: written.append(drops) or GraphBatch())
+
+    def batch(drops: list[dict[str, Any]]) -> GraphBatch:
+        written.append(drops)
+        return GraphBatch()
+
+    gate = Gate(ListenerConfig(), lambda batch: None, batch)
     ours, theirs = socket.socketpair()
     gate.drop(ours, "127.0.0.2", dt.datetime.now(dt.timezone.utc), "a test")
     time.sleep(FLUSH_S / 2)  # the recorder has woken and sleeps; not a wait for a result
