@@ -161,6 +161,9 @@ class _Walk:
                     if (group, element) == (0xFFFE, 0xE00D) and not (b"AA" <= raw_vr <= b"ZZ"):
                         pos += 8
                         break  # the item delimiter, which pydicom reads as an implicit element
+                    if stop is not None and stop(group << 16 | element):
+                        pos = at  # the file meta's end before an implicit VR dataset: whatever pydicom
+                        break     # takes these bytes for, its stop_when rewinds to the element's start
                     raise _Decline  # an unknown VR, or an implicit element in an explicit dataset
                 if vr in _LONG:
                     if pos + 12 > end:
