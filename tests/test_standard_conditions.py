@@ -74,6 +74,20 @@ def test_optional_macros_are_not_presented_as_mandatory(catalog: StandardCatalog
     assert catalog.modules[module]["name"] == "Multi-frame Functional Groups (Enhanced CT Image)"
 
 
+def test_a_macros_type_2_sequence_stays_type_2(catalog: StandardCatalog) -> None:
+    """PS3.3 C.7.6.16.2.6: the Derivation Image Sequence is Type 2 in its macro ("Zero or more Items"), so
+    an IOD that makes the macro C makes the Sequence 2C, not 1C: a present, empty one is no finding
+    (dciodvfy reports none on pydicom's parametric_map_double_float.dcm, whose per-frame item has one)."""
+    module, tags = "enhanced-ct-image-multi-frame-functional-groups", catalog.keyword_tags
+    assert catalog.uses_macro[("enhanced-ct-image", "derivation-image")]["usage"] == "C"
+    for item in (SHARED, PER_FRAME):
+        assert catalog.contains[(module, tags["DerivationImageSequence"], item)]["type"] == "2C"
+    type_2 = {tags[k] for k in ("DerivationImageSequence", "ReferencedImageSequence", "MRSpatialSaturationSequence")}
+    placed = [row["type"] for (m, tag, item), row in catalog.contains.items()
+              if m.endswith("-multi-frame-functional-groups") and tag in type_2 and item in (SHARED, PER_FRAME)]
+    assert len(placed) >= 80 and set(placed) <= {"2", "2C", "3"}, sorted(set(placed))
+
+
 def test_curated_annex_b_fixes(catalog: StandardCatalog) -> None:
     # PS3.3 B.24 / B.25 (B.22 / B.23 are the retired GP-SPS / GP-PPS)
     assert catalog.iods["instance-availability-notification"]["section"] == "PS3.3 B.24"

@@ -11,6 +11,8 @@ and each IOD's macros with usage and condition; this module puts them in the cat
 - in the IOD's functional groups module, the macro's Sequence typed as the IOD says: Type 3 when the
   macro is U, 1C with the macro's condition when C, and 1C "in one of the two items" when M (Type 1 in
   the only item a macro may go to); dropped from the item the macro may not go to (PS3.3 C.7.6.16).
+  A Sequence its macro makes Type 2 (Derivation Image, Referenced Image, MR Spatial Saturation: "Zero or
+  more Items shall be included") stays one: 2C, 2 where Type 1 family would say 1C, 1.
 
 annotate(cat) then parses every condition in the catalog (conditions.parse) into condition_expr.
 """
@@ -118,8 +120,11 @@ def _apply_macros(cat: StandardCatalog, report: dict[str, Any]) -> None:
                                                 or key[2].startswith(prefix + ">")):
                         del cat.contains[key]
             elif (module, tag, item) in cat.contains:
-                cat.contains[(module, tag, item)].update(
-                    _macro_sequence_type(row["usage"], row["condition"], where, item, tag, sequence))
+                spot = cat.contains[(module, tag, item)]
+                typed = _macro_sequence_type(row["usage"], row["condition"], where, item, tag, sequence)
+                if str(spot.get("type", "")).startswith("2") and typed["type"] in ("1", "1C"):
+                    typed["type"] = "2" + typed["type"][1:]  # the macro's own Type 2: may have no items
+                spot.update(typed)
 
 
 def item_placement(item: str) -> str:
