@@ -1,6 +1,10 @@
 """Conformance rules on hand-made requirements (the graph-backed path is covered by the corpus tests)."""
 
+import io
+
+import pydicom
 from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
 
 from dicom_graph.loader.dataset.conformance import (AttributeRequirement, IodRequirements, ModuleRequirement,
                                                     check)
@@ -135,3 +139,25 @@ def test_a_1c_attribute_present_and_empty_is_a_finding_whatever_its_condition():
     rows = set(zip(result["finding_keyword"], result["finding_problem"], strict=True))
     assert ("RescaleSlope", "empty") in rows  # its condition (Modality CT) is false
     assert ("RescaleType", "empty") in rows  # its condition cannot be decided
+
+
+_NESTED = AttributeRequirement("ReferencedInstanceSequence", "0008114A", "1", "ReferencedSeriesSequence", "", None)
+REFERENCES_IOD = IodRequirements((_module("References", "M", (), (), ("ReferencedSeriesSequence",), extra=(_NESTED,)),
+                                  ), {})
+
+
+def _as_read(ds: Dataset) -> Dataset:
+    """The data set written and read back: its items' elements raw, as an ingest meets them."""
+    buffer = io.BytesIO()
+    ds.save_as(buffer, implicit_vr=False, little_endian=True)
+    return pydicom.dcmread(io.BytesIO(buffer.getvalue()), force=True)
+
+
+def test_a_type_1_sequence_with_no_items_inside_an_item_is_empty() -> None:
+    """dciodvfy: an empty Type 1 attribute, a sequence too. The item's state came from pydicom's Sequence,
+    which no list check recognised, so a nested sequence of no items passed as having a value."""
+    for items, expected in (([], [("ReferencedInstanceSequence", "empty")]), ([Dataset()], [])):
+        ds = _ds(ReferencedSeriesSequence=[_ds(ReferencedInstanceSequence=Sequence(items))])
+        for read in (ds, _as_read(ds)):
+            result = check(REFERENCES_IOD, _present(read), read)
+            assert list(zip(result["finding_keyword"], result["finding_problem"], strict=True)) == expected, read

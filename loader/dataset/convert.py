@@ -11,6 +11,7 @@ from typing import Any
 
 from pydicom.dataelem import RawDataElement
 from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence
 
 from dicom_graph.model import schema
 
@@ -64,12 +65,14 @@ def ascii_text(value: bytes, vr: str) -> str | list[str]:
 
 
 def is_empty(value: Any) -> bool:
+    """No value: None, empty text or bytes, values that are all empty, a sequence of no items. pydicom's
+    MultiValue and Sequence are no lists: a nested Type 1 sequence with no items was taken for a value."""
     if value is None:
         return True
-    if isinstance(value, (str, bytes, list, tuple)):
-        if isinstance(value, (list, tuple)):
-            return all(is_empty(v) for v in value)
+    if isinstance(value, (str, bytes)):
         return len(value) == 0
+    if isinstance(value, (list, tuple, MultiValue, Sequence)):
+        return all(is_empty(v) for v in value)  # a Dataset item is a value: is_empty(item) is False
     return False
 
 
