@@ -14,11 +14,13 @@ import os
 import struct
 from pathlib import Path
 
+import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 
+from dicom_graph.loader.dataset import part10
 from dicom_graph.loader.ingest import integrity, worker
-from dicom_graph.loader.ingest.sources import SourceFile
+from dicom_graph.loader.ingest.sources import DEFER_SIZE, SourceFile
 from dicom_graph.loader.ingest.worker import FileOutcome, process_file
 
 SOURCES = ("waveform_ecg.dcm", "examples_overlay.dcm", "examples_jpeg2k.dcm", "SC_rgb_jpeg_dcmd.dcm",
@@ -91,3 +93,18 @@ def test_cut_files_are_reported_as_the_buffered_reader_reported_them(window: str
     statuses = {o.status for o in expected}
     assert {"damaged", "rejected", "ingested", "recovered"} <= statuses, statuses  # the cuts reach each case
     assert any(o.error_class == "Truncated" and "Pixel Data" in (o.reason or "") for o in expected)
+
+
+def test_a_whole_header_only_file_leaves_damage_nothing_to_walk_for(tmp_path: Path) -> None:
+    """The look past the headers for Pixel Data meets the end of a whole header-only file: no element, so
+    no short read is noted; one left there made damage() walk every element of every such file."""
+    ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    del ds.PixelData
+    path = tmp_path / "header-only.dcm"
+    ds.save_as(path)
+    with integrity.Tracked(str(path)) as fh:
+        read = part10.read(fh, DEFER_SIZE)
+        assert read is not None
+        assert integrity.pixel_data_after(fh, read) is None
+        assert fh.short == [] and not fh.past_end
+        assert integrity.damage(fh, read) == []

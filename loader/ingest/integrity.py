@@ -162,9 +162,11 @@ def cut_tags(ds: Any, size: int) -> list[int]:
 def pixel_data_after(fh: Tracked, ds: Any) -> str | None:
     """The keyword of the pixel data element the header read stopped before, if the file has one: the
     element is there (conformance counts it present) though its value is never read."""
-    start = fh.tell()
+    start, noted = fh.tell(), len(fh.short)
     header = fh.read(4)
     fh.seek(start)
+    if not header:  # the file ends where the headers did: no element, and no cut to note (a short read
+        del fh.short[noted:]  # left here would cost damage() its walk over every element for nothing)
     if len(header) < 4:
         return None
     group, element = struct.unpack(("<" if getattr(ds, "is_little_endian", True) is not False else ">") + "HH",
