@@ -161,3 +161,26 @@ def test_a_type_1_sequence_with_no_items_inside_an_item_is_empty() -> None:
         for read in (ds, _as_read(ds)):
             result = check(REFERENCES_IOD, _present(read), read)
             assert list(zip(result["finding_keyword"], result["finding_problem"], strict=True)) == expected, read
+
+
+def test_an_items_one_or_two_byte_value_is_judged_as_its_converted_value_would_be() -> None:
+    """item_state decides short raw values without pydicom's conversion where the bytes settle it; every
+    answer must be the one the conversion gives (padding and separators are no value, a number is)."""
+    from pydicom.dataelem import RawDataElement
+    from pydicom.datadict import tag_for_keyword
+    from pydicom.tag import BaseTag
+
+    from dicom_graph.loader.dataset.convert import is_empty
+    from dicom_graph.loader.dataset.findings import item_state
+
+    cases: list[tuple[str, str | None, bytes]] = [
+        ("CodingSchemeDesignator", "SH", v) for v in (b"LN", b"99", b"A ", b"  ", b"\x00\x00", b"\\ ", b"A\\")]
+    cases += [("CodingSchemeDesignator", None, b"LN"), ("CodingSchemeDesignator", None, b"  "),
+              ("RegionDataType", "US", b"\x01\x00"), ("RegionDataType", "US", b"\x00\x00"),
+              ("PatientAge", "AS", b"0 "), ("Modality", "CS", b"\\\\"), ("ImageComments", "LT", b"\\ ")]
+    for keyword, vr, value in cases:
+        tag = BaseTag(tag_for_keyword(keyword) or 0)
+        item, converted = Dataset(), Dataset()
+        for ds in (item, converted):
+            ds._dict[tag] = RawDataElement(tag, vr, len(value), value, 0, vr is None, True)
+        assert item_state(item, keyword) is (not is_empty(converted[tag].value)), (keyword, vr, value)

@@ -71,6 +71,9 @@ def holds_or_none(expr: dict[str, Any], ev: Evaluation, chain: list[Any] | None 
         return None
 
 
+_BINARY_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "AT"})  # no padding: any byte is a value
+
+
 def item_state(item: Any, keyword: str) -> bool | None:
     """None when absent, else whether the value is non-empty (an unreadable value has bytes: non-empty)."""
     tag = tag_for_keyword(keyword)
@@ -83,6 +86,8 @@ def item_state(item: Any, keyword: str) -> bool | None:
             return True
         if raw.length == 0:
             return False
+        if raw.VR in _BINARY_VRS or (raw.value is not None and raw.value.isalnum()):
+            return True  # a number, or characters that are neither padding nor a separator ("LN", "99")
     try:
         return not is_empty(item[tag].value)
     except Exception:  # noqa: BLE001  (present, with a value pydicom cannot convert)
