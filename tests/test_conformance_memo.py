@@ -18,6 +18,7 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
+from pydicom.uid import ImplicitVRLittleEndian
 
 from dicom_graph.loader.dataset import conformance, memo
 from dicom_graph.loader.dataset.conformance import AttributeRequirement, IodRequirements, ModuleRequirement
@@ -103,14 +104,24 @@ def _changes() -> dict[str, Any]:
             "macro_present": macro, "item attribute empty": item_empty}
 
 
+def _save(ds: Dataset, path: Path, implicit: bool) -> None:
+    """Written as it was read (Explicit VR Little Endian), or as Implicit VR Little Endian: then every raw
+    element's VR is the dictionary's, and the memo keys on that."""
+    if implicit:
+        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    ds.save_as(path, implicit_vr=implicit, little_endian=True)
+
+
+@pytest.mark.parametrize("implicit", [False, True], ids=["explicit VR", "implicit VR"])
 @pytest.mark.parametrize("change", list(_changes()))
-def test_a_memo_hit_is_the_fresh_answer_where_only_a_condition_s_value_differs(change: str, tmp_path: Path):
+def test_a_memo_hit_is_the_fresh_answer_where_only_a_condition_s_value_differs(change: str, implicit: bool,
+                                                                              tmp_path: Path):
     iod = _iod()
     first, second = tmp_path / "first.dcm", tmp_path / "second.dcm"
-    _base().save_as(first)
+    _save(_base(), first, implicit)
     changed = _base()
     _changes()[change](changed)
-    changed.save_as(second)
+    _save(changed, second, implicit)
     fresh_first, fresh_second = _run(conformance.check, iod, first), _run(conformance.check, iod, second)
     assert fresh_first != fresh_second, "the change must matter to the evaluation for the case to test the key"
     assert _run(memo.check, iod, first) == fresh_first

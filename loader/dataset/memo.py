@@ -39,6 +39,7 @@ from pydicom.sequence import Sequence
 from . import conformance
 from .findings import item_state, sequence_items
 from .predicates import PER_FRAME_TAG, SHARED_TAG, items_at
+from .tags import dict_vr
 
 NO_READS = frozenset({"and", "or", "not", "module_present", "iod_requires"})  # iod_requires: the IOD's Types
 PRESENCE = frozenset({"present", "absent"})
@@ -178,9 +179,10 @@ def _bounded(items: list[Any]) -> list[Any]:
 
 def _element(container: Any, tag: int, value: bool) -> Hashable:
     """What a condition's lookup gets of `tag` in one item: None when absent, True when only its presence
-    is asked, else its value. A raw value of a stated VR converts the same whatever item it is in, given
-    its bytes, byte order and character set: then those are its key, and it is converted (once per
-    distinct value and process) only to know that it converts, which is all `present` asks of it."""
+    is asked, else its value. A raw value of a stated VR (read as implicit VR: the dictionary's, which is
+    the one pydicom gives it) converts the same whatever item it is in, given its bytes, byte order and
+    character set: then those are its key, and it is converted (once per distinct value and process) only
+    to know that it converts, which is all `present` asks of it."""
     raw = container._dict.get(tag)
     if raw is None:
         return None
@@ -188,11 +190,12 @@ def _element(container: Any, tag: int, value: bool) -> Hashable:
         return (raw.VR, _canon(raw.value)) if value else True
     if raw.value is None and raw.length:
         raise _Unkeyable  # deferred: read from the file only if the evaluation asks
-    if raw.VR is None or raw.VR == "UN" or raw.VR in AMBIGUOUS_VR:  # its VR depends on the data set
+    vr = raw.VR if raw.VR is not None else dict_vr(tag)  # implicit VR: the dictionary's, as pydicom takes it
+    if vr is None or vr == "UN" or vr in AMBIGUOUS_VR:  # its VR depends on the data set
         elem = _peek(container, tag)
         return (elem.VR, _canon(elem.value)) if value else True
     encoding = container.original_character_set or container._character_set
-    key = (raw.VR, raw.length, raw.value, raw.is_little_endian, raw.is_implicit_VR,
+    key = (vr, raw.length, raw.value, raw.is_little_endian, raw.is_implicit_VR,
            encoding if isinstance(encoding, str) else tuple(encoding))
     if value:
         return key
