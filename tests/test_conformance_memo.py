@@ -199,3 +199,23 @@ def test_memo_agrees_with_fresh_evaluation_on_pydicom_s_test_files(requirements:
 def test_memo_agrees_with_fresh_evaluation_on_the_corpus(requirements: conformance.Requirements, corpus: Path):
     files = [f.path for f in walk([str(corpus)]) if not f.path.endswith((".tsv", ".md"))]
     assert _agree(files, requirements) > 0
+
+
+def test_a_graph_whose_standard_types_type_2_macro_sequences_1c_is_named(tmp_path: Path,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """A standard loaded now types the Derivation Image Sequence 2C; one an older dicom-graph loaded typed
+    it 1C (its empty items then read as findings), and reading its requirements says so in one line."""
+    store = make_store("embedded", tmp_path)
+    try:
+        load_standard(store)
+        with caplog.at_level("WARNING", logger=conformance.__name__):
+            assert conformance.load_requirements(store)
+            assert not caplog.records
+            store.query("MATCH (:Module)-[r:CONTAINS]->(:Attribute {keyword: 'DerivationImageSequence'}) "
+                        "WHERE r.type = '2C' SET r.type = '1C'", write=True)  # as a load before 4 Dec 2026
+            conformance.load_requirements(store)
+    finally:
+        store.close()
+    [warning] = caplog.records
+    assert "older dicom-graph" in warning.getMessage() and "standard load" in warning.getMessage()
+    assert int(warning.getMessage().split(": ")[1].split()[0]) >= 50  # every IOD's Shared and Per-frame rows

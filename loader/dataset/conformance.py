@@ -28,6 +28,7 @@ with 2) and one finding per attribute as parallel lists `finding_*` (see finding
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Hashable
@@ -40,6 +41,12 @@ NO_STANDARD_HINT = ("conformance not checked: the standard is not loaded in this
                     "(run `dicom-graph standard load` first, then ingest again)")
 # a module an IOD includes twice (an edition's DocBook can say so) is as required as its strongest inclusion
 _USAGE_RANK = {"M": 2, "C": 1}
+LOG = logging.getLogger(__name__)
+# the Sequences of functional group macros whose own tables make them Type 2 (PS3.3 C.7.6.16.2.6, ...: "Zero
+# or more Items"); a standard load by a dicom-graph before 4 Dec 2026 typed them 1C in the functional groups items
+TYPE_2_MACRO_SEQUENCES = frozenset({"DerivationImageSequence", "ReferencedImageSequence",
+                                    "MRSpatialSaturationSequence"})
+_FUNCTIONAL_GROUP_ITEMS = frozenset({"SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"})
 
 
 @dataclass(frozen=True)
@@ -208,8 +215,22 @@ def load_requirements(store: Any) -> Requirements:
     contents: dict[Hashable, list[dict[str, Any]]] = {}
     for row in store.run("conformance_module_attributes").records():
         contents.setdefault(row["module_key"], []).append(row)
+    stale = stale_macro_types(contents)
+    if stale:
+        LOG.warning("the standard in this graph was loaded by an older dicom-graph: %d functional group "
+                    "Sequences that are Type 2 (Derivation Image, Referenced Image, MR Spatial Saturation) are "
+                    "typed 1C there, so an empty one is reported as a finding; run `dicom-graph standard load` "
+                    "on this graph again (it updates in place)", stale)
     return requirements_from_tables(store.run("conformance_iod_modules").records(), contents,
                                     store.run("conformance_macros").records())
+
+
+def stale_macro_types(contents: dict[Hashable, list[dict[str, Any]]]) -> int:
+    """How many `conformance_module_attributes` rows type a Type 2 macro Sequence in a functional groups
+    item as Type 1 or 1C, as standard loads before 4 Dec 2026 did (loader/standard/functional_groups.py)."""
+    return sum(1 for rows in contents.values() for row in rows
+               if row.get("keyword") in TYPE_2_MACRO_SEQUENCES and row.get("path") in _FUNCTIONAL_GROUP_ITEMS
+               and str(row.get("type")) in ("1", "1C"))
 
 
 def _own(module: ModuleRequirement, iod: IodRequirements) -> frozenset[str]:
