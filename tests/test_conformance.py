@@ -3,11 +3,16 @@
 import io
 
 import pydicom
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag
 
 from dicom_graph.loader.dataset.conformance import (AttributeRequirement, IodRequirements, ModuleRequirement,
                                                     check)
+from dicom_graph.loader.dataset.convert import is_empty
+from dicom_graph.loader.dataset.findings import item_state
 
 
 def _module(name, usage, type1, type2, keywords, extra=(), expr=None, key=""):
@@ -166,13 +171,6 @@ def test_a_type_1_sequence_with_no_items_inside_an_item_is_empty() -> None:
 def test_an_items_one_or_two_byte_value_is_judged_as_its_converted_value_would_be() -> None:
     """item_state decides short raw values without pydicom's conversion where the bytes settle it; every
     answer must be the one the conversion gives (padding and separators are no value, a number is)."""
-    from pydicom.dataelem import RawDataElement
-    from pydicom.datadict import tag_for_keyword
-    from pydicom.tag import BaseTag
-
-    from dicom_graph.loader.dataset.convert import is_empty
-    from dicom_graph.loader.dataset.findings import item_state
-
     cases: list[tuple[str, str | None, bytes]] = [
         ("CodingSchemeDesignator", "SH", v) for v in (b"LN", b"99", b"A ", b"  ", b"\x00\x00", b"\\ ", b"A\\")]
     cases += [("CodingSchemeDesignator", None, b"LN"), ("CodingSchemeDesignator", None, b"  "),

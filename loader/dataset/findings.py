@@ -25,6 +25,7 @@ from dicom_graph.model.schema import FINDING_COLUMNS
 
 from .convert import is_empty
 from .predicates import Scope, Undecided, holds
+from .tags import BINARY_VRS
 
 if TYPE_CHECKING:
     from .conformance import AttributeRequirement
@@ -71,9 +72,6 @@ def holds_or_none(expr: dict[str, Any], ev: Evaluation, chain: list[Any] | None 
         return None
 
 
-_BINARY_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "AT"})  # no padding: any byte is a value
-
-
 def item_state(item: Any, keyword: str) -> bool | None:
     """None when absent, else whether the value is non-empty (an unreadable value has bytes: non-empty)."""
     tag = tag_for_keyword(keyword)
@@ -86,7 +84,7 @@ def item_state(item: Any, keyword: str) -> bool | None:
             return True
         if raw.length == 0:
             return False
-        if raw.VR in _BINARY_VRS or (raw.value is not None and raw.value.isalnum()):
+        if raw.VR in BINARY_VRS or (raw.value is not None and raw.value.isalnum()):
             return True  # a number, or characters that are neither padding nor a separator ("LN", "99")
     try:
         return not is_empty(item[tag].value)

@@ -25,6 +25,8 @@ TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN"
                       "UC", "UI", "UR", "UT"})
 
 _BINARY_FORMATS = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d", "SV": "q", "UV": "Q"}
+# VRs whose bytes are numbers (tags for AT): no padding and no separators, so any byte is a value
+BINARY_VRS = frozenset({*_BINARY_FORMATS, "AT"})
 
 
 @lru_cache(maxsize=None)
