@@ -201,21 +201,50 @@ def test_memo_agrees_with_fresh_evaluation_on_the_corpus(requirements: conforman
     assert _agree(files, requirements) > 0
 
 
-def test_a_graph_whose_standard_types_type_2_macro_sequences_1c_is_named(tmp_path: Path,
-                                                                        caplog: pytest.LogCaptureFixture) -> None:
-    """A standard loaded now types the Derivation Image Sequence 2C; one an older dicom-graph loaded typed
-    it 1C (its empty items then read as findings), and reading its requirements says so in one line."""
+def test_a_graph_whose_standard_types_macro_sequences_too_strictly_is_named(tmp_path: Path,
+                                                                           caplog: pytest.LogCaptureFixture) -> None:
+    """A standard loaded now types the Derivation Image Sequence 2C and the Unassigned Per-frame Converted
+    Attributes Sequence 1C; one an older dicom-graph loaded typed them 1C and 1 (empty or absent ones then
+    read as findings), and reading its requirements says so in one line."""
     store = make_store("embedded", tmp_path)
     try:
         load_standard(store)
         with caplog.at_level("WARNING", logger=conformance.__name__):
             assert conformance.load_requirements(store)
             assert not caplog.records
-            store.query("MATCH (:Module)-[r:CONTAINS]->(:Attribute {keyword: 'DerivationImageSequence'}) "
-                        "WHERE r.type = '2C' SET r.type = '1C'", write=True)  # as a load before 4 Dec 2026
-            conformance.load_requirements(store)
+            for keyword, now, before in (("UnassignedPerFrameConvertedAttributesSequence", "1C", "1"),
+                                         ("DerivationImageSequence", "2C", "1C")):  # as loads before 4 Dec 2026
+                store.query(f"MATCH (:Module)-[r:CONTAINS]->(:Attribute {{keyword: '{keyword}'}}) "
+                            f"WHERE r.type = '{now}' SET r.type = '{before}'", write=True)
+                conformance.load_requirements(store)
     finally:
         store.close()
-    [warning] = caplog.records
-    assert "older dicom-graph" in warning.getMessage() and "standard load" in warning.getMessage()
-    assert int(warning.getMessage().split(": ")[1].split()[0]) >= 50  # every IOD's Shared and Per-frame rows
+    counts = []
+    for warning in caplog.records:
+        assert "older dicom-graph" in warning.getMessage() and "standard load" in warning.getMessage()
+        counts.append(int(warning.getMessage().split(": ")[1].split()[0]))
+    assert counts[0] == 3 and counts[1] >= 53  # the three Legacy Converted IODs; then every IOD's FG rows too
+
+
+def test_a_legacy_converted_ct_with_nothing_unassigned_per_frame_has_no_finding_for_it(
+        requirements: conformance.Requirements, tmp_path: Path) -> None:
+    """highdicom's conversion of one CT image puts every attribute in the Shared item, so its Per-frame
+    item has no Unassigned Per-frame Converted Attributes Sequence, rightly: 1C, "Required if any
+    unassigned per-frame Attributes are present for this frame" (PS3.3 C.7.6.16.2.25). The standard a
+    dicom-graph before 4 Dec 2026 loaded made it Type 1 there and reported it missing."""
+    from highdicom import UID
+    from highdicom.legacy import LegacyConvertedEnhancedCTImage
+
+    ct = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    converted = LegacyConvertedEnhancedCTImage([ct], series_instance_uid=UID(), series_number=1,
+                                               sop_instance_uid=UID(), instance_number=1)
+    assert "UnassignedPerFrameConvertedAttributesSequence" not in converted.PerFrameFunctionalGroupsSequence[0]
+    converted.save_as(tmp_path / "lcct.dcm")
+    iod = requirements[converted.SOPClassUID]
+    result = _run(conformance.check, iod, tmp_path / "lcct.dcm")
+    assert "UnassignedPerFrameConvertedAttributesSequence" not in result["finding_keyword"]
+    assert result["conditions_not_evaluated"] > 0  # its condition, among others, is counted as not evaluated
+    assert "FrameContentSequence" not in result["finding_keyword"]  # a Type 1 one that is there
+    del converted.PerFrameFunctionalGroupsSequence[0].FrameContentSequence  # and one that is not: still found
+    converted.save_as(tmp_path / "no-frame-content.dcm")
+    assert "FrameContentSequence" in _run(conformance.check, iod, tmp_path / "no-frame-content.dcm")["finding_keyword"]

@@ -9,6 +9,7 @@ import pytest
 from pynetdicom import sop_class
 
 from dicom_graph.loader.dataset import conformance
+from dicom_graph.loader.standard import curated
 from dicom_graph.loader.standard import functional_groups as fg
 from dicom_graph.loader.standard import load_standard
 from dicom_graph.loader.standard.catalog import StandardCatalog
@@ -26,7 +27,7 @@ def catalog() -> StandardCatalog:
 
 def test_offline_c_rows_carry_the_standards_condition(catalog: StandardCatalog) -> None:
     c_rows = {k: r for k, r in catalog.includes.items() if r["usage"] == "C"}
-    in_2024e = {(r["iod"], r["module"]) for r in fg.vendored("innolitics_iod_conditions.csv") if r["usage"] == "C"}
+    in_2024e = {(r["iod"], r["module"]) for r in curated.vendored("innolitics_iod_conditions.csv") if r["usage"] == "C"}
     comparable = [r for k, r in c_rows.items() if k in in_2024e]
     assert len(comparable) >= 310
     assert sum(1 for r in comparable if r["condition"]) / len(comparable) >= 0.99
@@ -87,6 +88,32 @@ def test_a_macros_type_2_sequence_stays_type_2(catalog: StandardCatalog) -> None
     placed = [row["type"] for (m, tag, item), row in catalog.contains.items()
               if m.endswith("-multi-frame-functional-groups") and tag in type_2 and item in (SHARED, PER_FRAME)]
     assert len(placed) >= 80 and set(placed) <= {"2", "2C", "3"}, sorted(set(placed))
+
+
+def test_a_macros_own_1c_sequence_stays_1c(catalog: StandardCatalog) -> None:
+    """PS3.3 C.7.6.16.2.24 / .25 (2016c DocBook, highdicom's current tables): the Unassigned Shared and
+    Per-frame Converted Attributes Sequences are 1C in their macros, "Required if any unassigned shared
+    (per-frame) Attributes are present", and the Legacy Converted Enhanced IODs make the macros M: in
+    their items they are 1C on that condition, which the data set cannot tell, never Type 1 (a converter
+    with nothing left unassigned leaves them out, as highdicom does for one frame; dciodvfy has the Shared
+    one 1C and unchecked, the Per-frame one Type 2)."""
+    tags = catalog.keyword_tags
+    for iod in ("legacy-converted-enhanced-ct-image", "legacy-converted-enhanced-mr-image",
+                "legacy-converted-enhanced-pet-image"):
+        for keyword, item in (("UnassignedSharedConvertedAttributesSequence", SHARED),
+                              ("UnassignedPerFrameConvertedAttributesSequence", PER_FRAME)):
+            row = catalog.contains[(fg.fg_module(iod), tags[keyword], item)]
+            assert row["type"] == "1C" and row["decidable"] is False, (iod, keyword, row)
+            assert "unassigned" in row["condition"] and "own condition" in row["undecidable_reason"]
+    own_1c = {tags[k] for k in conformance.OWN_1C_MACRO_SEQUENCES} | {tags["RTBeamLimitingDeviceOpeningSequence"]}
+    placed = {(m, tag, item): row for (m, tag, item), row in catalog.contains.items()
+              if m.endswith("-multi-frame-functional-groups") and tag in own_1c and item in (SHARED, PER_FRAME)}
+    assert len(placed) >= 12 and {r["type"] for r in placed.values()} <= {"1C", "3"}
+    # a C macro's Sequence keeps the IOD's condition and adds its own: both texts, undecidable as one is
+    beam = placed[("enhanced-rt-image-multi-frame-functional-groups", tags["RTBeamLimitingDeviceOpeningSequence"],
+                   SHARED)]
+    assert beam["condition"].startswith("Required if all Frames") and "Number of RT Beam Limiting" in beam["condition"]
+    assert beam["decidable"] is False
 
 
 def test_curated_annex_b_fixes(catalog: StandardCatalog) -> None:

