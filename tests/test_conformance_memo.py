@@ -217,13 +217,17 @@ def test_a_graph_whose_standard_types_macro_sequences_too_strictly_is_named(tmp_
                 store.query(f"MATCH (:Module)-[r:CONTAINS]->(:Attribute {{keyword: '{keyword}'}}) "
                             f"WHERE r.type = '{now}' SET r.type = '{before}'", write=True)
                 conformance.load_requirements(store)
+            store.query("MATCH (:Module)-[r:CONTAINS]->(:Attribute {keyword: 'SegmentIdentificationSequence'}) "
+                        "SET r.condition_expr = '{}'", write=True)  # the 2024e condition, without LABELMAP
+            conformance.load_requirements(store)
     finally:
         store.close()
     counts = []
     for warning in caplog.records:
         assert "older dicom-graph" in warning.getMessage() and "standard load" in warning.getMessage()
         counts.append(int(warning.getMessage().split(": ")[1].split()[0]))
-    assert counts[0] == 3 and counts[1] >= 53  # the three Legacy Converted IODs; then every IOD's FG rows too
+    # the three Legacy Converted IODs; then every IOD's Derivation Image rows; then Segmentation's two
+    assert counts[0] == 3 and counts[1] >= 53 and counts[2] == counts[1] + 2
 
 
 def test_a_legacy_converted_ct_with_nothing_unassigned_per_frame_has_no_finding_for_it(
@@ -248,3 +252,36 @@ def test_a_legacy_converted_ct_with_nothing_unassigned_per_frame_has_no_finding_
     del converted.PerFrameFunctionalGroupsSequence[0].FrameContentSequence  # and one that is not: still found
     converted.save_as(tmp_path / "no-frame-content.dcm")
     assert "FrameContentSequence" in _run(conformance.check, iod, tmp_path / "no-frame-content.dcm")["finding_keyword"]
+
+
+def test_a_label_map_segmentation_needs_no_segment_identification(requirements: conformance.Requirements,
+                                                                  tmp_path: Path) -> None:
+    """A LABELMAP frame holds all its Segments, so no Segment Identification Sequence (one Referenced
+    Segment Number) names them; the 2024e condition of the Segmentation macro predates LABELMAP (Sup
+    243) and required one wherever Dimension Organization Type is not TILED_FULL. highdicom writes none,
+    dciodvfy asks for none, and neither does the graph (curated macro_conditions.csv); a BINARY
+    segmentation without one is still reported."""
+    import numpy as np
+    from highdicom import UID
+    from highdicom.seg import Segmentation, SegmentAlgorithmTypeValues, SegmentDescription
+    from pydicom.sr.codedict import codes
+
+    ct = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    segment = SegmentDescription(1, "bone", codes.SCT.Tissue, codes.SCT.Bone, SegmentAlgorithmTypeValues.MANUAL)
+    mask = np.zeros((ct.Rows, ct.Columns), dtype=np.uint8)
+    mask[10:20, 10:20] = 1
+    found = {}
+    for kind in ("LABELMAP", "BINARY"):
+        seg = Segmentation([ct], mask, kind, [segment], UID(), 1, UID(), 1, "dicom-graph", "tests", "1", "pytest",
+                           "test")
+        seg.DimensionOrganizationType = "3D"  # not TILED_FULL: the macro's condition asks for Segmentation Type
+        for item in (*seg.SharedFunctionalGroupsSequence, *seg.PerFrameFunctionalGroupsSequence):
+            if "SegmentIdentificationSequence" in item:
+                del item.SegmentIdentificationSequence
+        seg.save_as(tmp_path / f"{kind}.dcm")
+        result = _run(conformance.check, requirements[seg.SOPClassUID], tmp_path / f"{kind}.dcm")
+        found[kind] = [(p, k) for p, k in zip(result["finding_path"], result["finding_keyword"], strict=True)
+                       if k == "SegmentIdentificationSequence"]
+    assert found["LABELMAP"] == []
+    assert sorted(found["BINARY"]) == [("PerFrameFunctionalGroupsSequence", "SegmentIdentificationSequence"),
+                                       ("SharedFunctionalGroupsSequence", "SegmentIdentificationSequence")]

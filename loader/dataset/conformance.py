@@ -50,6 +50,9 @@ TYPE_2_MACRO_SEQUENCES = frozenset({"DerivationImageSequence", "ReferencedImageS
                                     "MRSpatialSaturationSequence"})
 OWN_1C_MACRO_SEQUENCES = frozenset({"UnassignedSharedConvertedAttributesSequence",
                                     "UnassignedPerFrameConvertedAttributesSequence"})
+# and the Segmentation macro's Sequence, which such a load required of LABELMAP segmentations too (the 2024e
+# condition predates them; loader/standard/data/macro_conditions.csv)
+LABEL_MAP_EXEMPT_SEQUENCE = "SegmentIdentificationSequence"
 _FUNCTIONAL_GROUP_ITEMS = frozenset({"SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"})
 
 
@@ -224,7 +227,8 @@ def load_requirements(store: Any) -> Requirements:
         LOG.warning("the standard in this graph was loaded by an older dicom-graph: %d functional group "
                     "Sequences are typed stricter there than their macros' own tables (Type 2: Derivation Image, "
                     "Referenced Image, MR Spatial Saturation; 1C: Unassigned Shared / Per-frame Converted "
-                    "Attributes), so an empty or rightly absent one is reported as a finding; run "
+                    "Attributes; Segment Identification, for label maps too), so an empty or rightly absent one "
+                    "is reported as a finding; run "
                     "`dicom-graph standard load` on this graph again (it updates in place)", stale)
     return requirements_from_tables(store.run("conformance_iod_modules").records(), contents,
                                     store.run("conformance_macros").records())
@@ -232,12 +236,21 @@ def load_requirements(store: Any) -> Requirements:
 
 def stale_macro_types(contents: dict[Hashable, list[dict[str, Any]]]) -> int:
     """How many `conformance_module_attributes` rows type a macro's Sequence in a functional groups item
-    stricter than the macro's own table, as standard loads before 4 Dec 2026 did: a Type 2 one as 1 or 1C,
-    a 1C one as 1 (loader/standard/functional_groups.py)."""
+    stricter than the standard does, as standard loads before 4 Dec 2026 did: a Type 2 one as 1 or 1C, a
+    1C one as 1, the Segment Identification Sequence as required of label maps too
+    (loader/standard/functional_groups.py)."""
     return sum(1 for rows in contents.values() for row in rows
-               if row.get("path") in _FUNCTIONAL_GROUP_ITEMS
-               and (row.get("keyword") in TYPE_2_MACRO_SEQUENCES and str(row.get("type")) in ("1", "1C")
-                    or row.get("keyword") in OWN_1C_MACRO_SEQUENCES and str(row.get("type")) == "1"))
+               if row.get("path") in _FUNCTIONAL_GROUP_ITEMS and _too_strict(row))
+
+
+def _too_strict(row: dict[str, Any]) -> bool:
+    keyword, type_ = row.get("keyword"), str(row.get("type"))
+    if keyword in TYPE_2_MACRO_SEQUENCES:
+        return type_ in ("1", "1C")
+    if keyword in OWN_1C_MACRO_SEQUENCES:
+        return type_ == "1"
+    return (keyword == LABEL_MAP_EXEMPT_SEQUENCE and str(row.get("module_key")).startswith("segmentation-")
+            and "LABELMAP" not in str(row.get("condition_expr")))
 
 
 def _own(module: ModuleRequirement, iod: IodRequirements) -> frozenset[str]:

@@ -12,6 +12,8 @@
 - ie_overrides.csv: Information Entities where highdicom's table gives another (Basic Directory)
 - macro_sequences.csv: a functional group macro's one Sequence where the name rule falls short
 - macro_placement.csv: macros that may go only in the Shared or only in the Per-frame item
+- macro_conditions.csv: a macro's usage condition in an IOD where the vendored 2024e text predates the
+  SOP classes that use it (the Segmentation macro and Label Map Segmentation, Sup 243)
 - attribute_conditions.csv: 1C/2C conditions where the vendored 2008 text falls short (`paths`: where, as
   patterns; '' is the top level): SR content-item
   attributes of newer macros (SCOORD3D, TABLE), 1C on the Value Type that includes them, and texts a
@@ -52,7 +54,7 @@ def vendored(name: str) -> tuple[dict[str, str], ...]:
 
 TABLES = ("dimse_services.csv", "service_classes.csv", "normalized_iods.csv", "sop_classes.csv",
           "dimse_groups.csv", "meta_sop_classes.csv", "dimse_rules.csv", "names.csv", "ie_overrides.csv",
-          "macro_sequences.csv", "macro_placement.csv", "attribute_conditions.csv",
+          "macro_sequences.csv", "macro_placement.csv", "macro_conditions.csv", "attribute_conditions.csv",
           "attribute_type_overrides.csv")
 
 

@@ -7,6 +7,8 @@ tables (data/innolitics_*.csv, see data/INNOLITICS-PROVENANCE.md) give the condi
 and each IOD's macros with usage and condition; this module puts them in the catalog:
 
 - INCLUDES.condition of each C row whose (IOD, module) the 2024e tables define;
+- each macro's usage condition, as 2024e states it or as curated/macro_conditions.csv restates it for
+  SOP classes added after 2024e (Label Map Segmentation);
 - a FunctionalGroupMacro node per macro and IOD -USES_MACRO{usage, condition, module}-> it;
 - in the IOD's functional groups module, the macro's Sequence typed as the IOD says: Type 3 when the
   macro is U, 1C with the macro's condition when C, and 1C "in one of the two items" when M (Type 1 in
@@ -25,7 +27,7 @@ import re
 from typing import Any
 
 from . import conditions, curated
-from .attribute_conditions import macro_sequence_condition
+from .attribute_conditions import CURATED, macro_sequence_condition
 from .catalog import StandardCatalog
 from .curated import vendored
 
@@ -88,9 +90,11 @@ def _apply_macros(cat: StandardCatalog, report: dict[str, Any]) -> None:
     by_module: dict[str, list[tuple[str, str, str]]] = {}
     for key in cat.contains:
         by_module.setdefault(key[0], []).append(key)
-    for row in vendored("innolitics_fg_macros.csv"):
+    restated = {(r["iod"], r["macro"]): r["condition"] for r in curated.table("macro_conditions.csv")}
+    for vendored_row in vendored("innolitics_fg_macros.csv"):
         report["macro_rows"] += 1
-        iod, macro, module = row["iod"], row["macro"], fg_module(row["iod"])
+        iod, macro, module = vendored_row["iod"], vendored_row["macro"], fg_module(vendored_row["iod"])
+        row = {**vendored_row, "condition": restated.get((iod, macro), vendored_row["condition"])}
         sequence = _sequence_of(macro, row["macro_name"])
         tag = cat.keyword_tags.get(sequence)
         if iod not in cat.iods or tag is None or not any(
@@ -115,6 +119,8 @@ def _apply_macros(cat: StandardCatalog, report: dict[str, Any]) -> None:
                 spot = cat.contains[(module, tag, item)]
                 spot.update(_macro_sequence_type(row["usage"], row["condition"], where, item, tag, sequence,
                                                  str(spot.get("type", ""))))
+                if (iod, macro) in restated and spot.get("condition_source") == EDITION:
+                    spot["condition_source"] = CURATED
 
 
 def item_placement(item: str) -> str:
