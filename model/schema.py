@@ -225,7 +225,15 @@ SCHEMA_VERSION = 1
 UNVERSIONED_SCHEMA = 1
 # one node per graph; not in NODE_TYPES, so stats, clear and the named queries never see it
 GRAPH_VERSION = NodeType("GraphVersion", "key", {"key": STRING, "schema_version": INT64,
-                                                 "dicom_graph_version": STRING}, bookkeeping=True)
+                                                 "dicom_graph_version": STRING, "standard_revision": INT64},
+                         bookkeeping=True)
+# The revision of what `standard load` writes, recorded on the version node by each load. Bump it when a
+# change to the loader would make a graph loaded before it answer differently (a Type, a condition): reading
+# an older one's requirements says to load the standard again. None (no record): loaded before 4 Dec 2026.
+# 1 (4 Dec 2026): a functional group macro's Sequence keeps its own Type 2 / 1C in the items (Derivation
+#   Image, Unassigned Shared / Per-frame Converted Attributes, ...); the Segmentation macro's condition
+#   exempts LABELMAP.
+STANDARD_REVISION = 1
 STORED_NODE_TYPES: tuple[NodeType, ...] = (*NODE_TYPES, GRAPH_VERSION)  # every table a store creates
 
 DEFINITION_LABELS: tuple[str, ...] = tuple(n.label for n in _DEFINITION_TYPES)
@@ -241,6 +249,11 @@ def version_row() -> dict[str, Any]:
     from dicom_graph import __version__
 
     return {"key": "graph", "schema_version": SCHEMA_VERSION, "dicom_graph_version": __version__}
+
+
+def standard_revision_row() -> dict[str, Any]:
+    """The version node's standard_revision, as `standard load` records it (the other properties stay)."""
+    return {"key": "graph", "standard_revision": STANDARD_REVISION}
 
 
 def version_problem(found: int, written_by: str | None) -> str | None:

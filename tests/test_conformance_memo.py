@@ -201,35 +201,6 @@ def test_memo_agrees_with_fresh_evaluation_on_the_corpus(requirements: conforman
     assert _agree(files, requirements) > 0
 
 
-def test_a_graph_whose_standard_types_macro_sequences_too_strictly_is_named(tmp_path: Path,
-                                                                           caplog: pytest.LogCaptureFixture) -> None:
-    """A standard loaded now types the Derivation Image Sequence 2C and the Unassigned Per-frame Converted
-    Attributes Sequence 1C; one an older dicom-graph loaded typed them 1C and 1 (empty or absent ones then
-    read as findings), and reading its requirements says so in one line."""
-    store = make_store("embedded", tmp_path)
-    try:
-        load_standard(store)
-        with caplog.at_level("WARNING", logger=conformance.__name__):
-            assert conformance.load_requirements(store)
-            assert not caplog.records
-            for keyword, now, before in (("UnassignedPerFrameConvertedAttributesSequence", "1C", "1"),
-                                         ("DerivationImageSequence", "2C", "1C")):  # as loads before 4 Dec 2026
-                store.query(f"MATCH (:Module)-[r:CONTAINS]->(:Attribute {{keyword: '{keyword}'}}) "
-                            f"WHERE r.type = '{now}' SET r.type = '{before}'", write=True)
-                conformance.load_requirements(store)
-            store.query("MATCH (:Module)-[r:CONTAINS]->(:Attribute {keyword: 'SegmentIdentificationSequence'}) "
-                        "SET r.condition_expr = '{}'", write=True)  # the 2024e condition, without LABELMAP
-            conformance.load_requirements(store)
-    finally:
-        store.close()
-    counts = []
-    for warning in caplog.records:
-        assert "older dicom-graph" in warning.getMessage() and "standard load" in warning.getMessage()
-        counts.append(int(warning.getMessage().split(": ")[1].split()[0]))
-    # the three Legacy Converted IODs; then every IOD's Derivation Image rows; then Segmentation's two
-    assert counts[0] == 3 and counts[1] >= 53 and counts[2] == counts[1] + 2
-
-
 def test_a_legacy_converted_ct_with_nothing_unassigned_per_frame_has_no_finding_for_it(
         requirements: conformance.Requirements, tmp_path: Path) -> None:
     """highdicom's conversion of one CT image puts every attribute in the Shared item, so its Per-frame

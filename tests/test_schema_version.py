@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from dicom_graph import __version__
+from dicom_graph.loader.dataset import conformance
 from dicom_graph.loader.standard import load_standard
 from dicom_graph.model import schema
 from dicom_graph.model.store import SchemaVersionError, open_store
@@ -80,17 +81,43 @@ def test_embedded_writer_refused_keeps_no_lock_and_older_graph_opens(tmp_path):
         assert store.recorded_version() == (schema.SCHEMA_VERSION, __version__)
 
 
-def test_embedded_graph_of_an_older_release_gains_the_properties_added_since(tmp_path):
+def test_embedded_graph_of_an_older_release_gains_the_properties_added_since(tmp_path, caplog):
     """Adding a property keeps the version (schema.py), so an open must add it, on relationship tables
-    as on node tables: a graph made before CONTAINS.condition_source failed every standard load."""
+    as on node tables: a graph made before CONTAINS.condition_source failed every standard load. A reader
+    (`extract` only reads) of a graph whose standard an older release loaded, before the version node had
+    standard_revision, reads its requirements and says to load the standard again."""
     path = str(tmp_path / "g.db")
-    open_store(db=path, read_only=False, create=True).close()
-    _engine(path, "ALTER TABLE CONTAINS DROP condition_source", "ALTER TABLE IngestRun DROP workers")
+    with open_store(db=path, read_only=False, create=True) as store:
+        load_standard(store)
+    _engine(path, "ALTER TABLE CONTAINS DROP condition_source", "ALTER TABLE IngestRun DROP workers",
+            f"ALTER TABLE {LABEL} DROP standard_revision")
+    with open_store(db=path, read_only=True) as reader, caplog.at_level("WARNING", logger=conformance.__name__):
+        assert conformance.load_requirements(reader)
+    assert "revision none recorded" in caplog.records[-1].getMessage()
     with open_store(db=path, read_only=False, create=True) as store:
         load_standard(store)
         assert store.query("MATCH ()-[r:CONTAINS]->() WHERE r.condition_source IS NOT NULL "
                            "RETURN count(*) AS n").records()[0]["n"] > 1000
         assert store.recorded_version() == (schema.SCHEMA_VERSION, __version__)
+        assert store.run("standard_revision").scalar() == schema.STANDARD_REVISION
+
+
+def test_a_standard_load_records_its_revision_and_readers_name_an_older_one(store, caplog):
+    """`standard load` records schema.STANDARD_REVISION on the version node; a writer's open keeps it; the
+    requirements of a graph whose revision is older (or none: loaded before 4 Dec 2026, when Types and
+    conditions were corrected) are read with one line that says to load the standard again."""
+    load_standard(store)
+    store.ensure_schema()  # rewrites the version node's other properties
+    assert store.run("standard_revision").scalar() == schema.STANDARD_REVISION
+    with caplog.at_level("WARNING", logger=conformance.__name__):
+        assert conformance.load_requirements(store)
+        assert not caplog.records
+        for older in (schema.STANDARD_REVISION - 1, None):
+            store.query(f"MATCH (v:{LABEL}) SET v.standard_revision = $r", {"r": older}, write=True)
+            assert conformance.load_requirements(store)  # still read: the warning is all
+    [lower, none] = [r.getMessage() for r in caplog.records]
+    assert f"revision {schema.STANDARD_REVISION - 1}," in lower and "revision none recorded" in none
+    assert all("older dicom-graph" in m and "`dicom-graph standard load`" in m for m in (lower, none))
 
 
 def _drop_table(path: str, table: str) -> None:

@@ -35,6 +35,9 @@ from typing import Any, Hashable
 
 from pydicom.datadict import tag_for_keyword
 
+from dicom_graph.model import schema
+from dicom_graph.model.store import StoreError
+
 from .findings import FINDING_COLUMNS, Evaluation, Plan, evaluate_module, holds_or_none
 
 NO_STANDARD_HINT = ("conformance not checked: the standard is not loaded in this graph "
@@ -42,18 +45,6 @@ NO_STANDARD_HINT = ("conformance not checked: the standard is not loaded in this
 # a module an IOD includes twice (an edition's DocBook can say so) is as required as its strongest inclusion
 _USAGE_RANK = {"M": 2, "C": 1}
 LOG = logging.getLogger(__name__)
-# the Sequences of functional group macros whose own tables make them Type 2 (PS3.3 C.7.6.16.2.6, ...: "Zero
-# or more Items"), and those of M macros whose own tables make them 1C (C.7.6.16.2.24 / .25: "Required if any
-# unassigned ... Attributes are present"); a standard load by a dicom-graph before 4 Dec 2026 typed the first
-# 1C in the functional groups items, the second 1
-TYPE_2_MACRO_SEQUENCES = frozenset({"DerivationImageSequence", "ReferencedImageSequence",
-                                    "MRSpatialSaturationSequence"})
-OWN_1C_MACRO_SEQUENCES = frozenset({"UnassignedSharedConvertedAttributesSequence",
-                                    "UnassignedPerFrameConvertedAttributesSequence"})
-# and the Segmentation macro's Sequence, which such a load required of LABELMAP segmentations too (the 2024e
-# condition predates them; loader/standard/data/macro_conditions.csv)
-LABEL_MAP_EXEMPT_SEQUENCE = "SegmentIdentificationSequence"
-_FUNCTIONAL_GROUP_ITEMS = frozenset({"SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"})
 
 
 @dataclass(frozen=True)
@@ -222,35 +213,26 @@ def load_requirements(store: Any) -> Requirements:
     contents: dict[Hashable, list[dict[str, Any]]] = {}
     for row in store.run("conformance_module_attributes").records():
         contents.setdefault(row["module_key"], []).append(row)
-    stale = stale_macro_types(contents)
-    if stale:
-        LOG.warning("the standard in this graph was loaded by an older dicom-graph: %d functional group "
-                    "Sequences are typed stricter there than their macros' own tables (Type 2: Derivation Image, "
-                    "Referenced Image, MR Spatial Saturation; 1C: Unassigned Shared / Per-frame Converted "
-                    "Attributes; Segment Identification, for label maps too), so an empty or rightly absent one "
-                    "is reported as a finding; run "
-                    "`dicom-graph standard load` on this graph again (it updates in place)", stale)
+    if contents:
+        _say_if_older(store)
     return requirements_from_tables(store.run("conformance_iod_modules").records(), contents,
                                     store.run("conformance_macros").records())
 
 
-def stale_macro_types(contents: dict[Hashable, list[dict[str, Any]]]) -> int:
-    """How many `conformance_module_attributes` rows type a macro's Sequence in a functional groups item
-    stricter than the standard does, as standard loads before 4 Dec 2026 did: a Type 2 one as 1 or 1C, a
-    1C one as 1, the Segment Identification Sequence as required of label maps too
-    (loader/standard/functional_groups.py)."""
-    return sum(1 for rows in contents.values() for row in rows
-               if row.get("path") in _FUNCTIONAL_GROUP_ITEMS and _too_strict(row))
-
-
-def _too_strict(row: dict[str, Any]) -> bool:
-    keyword, type_ = row.get("keyword"), str(row.get("type"))
-    if keyword in TYPE_2_MACRO_SEQUENCES:
-        return type_ in ("1", "1C")
-    if keyword in OWN_1C_MACRO_SEQUENCES:
-        return type_ == "1"
-    return (keyword == LABEL_MAP_EXEMPT_SEQUENCE and str(row.get("module_key")).startswith("segmentation-")
-            and "LABELMAP" not in str(row.get("condition_expr")))
+def _say_if_older(store: Any) -> None:
+    """One line when the standard in the graph was loaded by a dicom-graph whose standard load wrote
+    Types or conditions since corrected (schema.STANDARD_REVISION): its findings may include ones the
+    standard does not make, until `standard load` runs again."""
+    try:
+        revision = store.run("standard_revision").scalar()
+    except StoreError:  # an embedded graph no writer has opened since the revision was recorded
+        revision = None
+    if revision is None or int(revision) < schema.STANDARD_REVISION:
+        LOG.warning("the standard in this graph was loaded by an older dicom-graph (standard revision %s, this "
+                    "one writes %d): Types and conditions corrected since then, such as functional group "
+                    "Sequences typed stricter than their macros' tables, read as findings; run `dicom-graph "
+                    "standard load` on this graph again (it updates in place)",
+                    "none recorded" if revision is None else revision, schema.STANDARD_REVISION)
 
 
 def _own(module: ModuleRequirement, iod: IodRequirements) -> frozenset[str]:

@@ -80,6 +80,9 @@ def load_standard(store: Any, docbook_dir: str | Path | None = None, progress: P
             store.run(f"standard_delete_{rel_type.lower()}", rows=rows[start:start + 5000])
         if rows:
             deleted[rel_type] = len(rows)
+    revision = GraphBatch()  # last: a load stopped before here leaves the older revision, and readers say so
+    revision.add_node(schema.GRAPH_VERSION.label, schema.standard_revision_row())
+    store.write(revision)
     t_write = time.perf_counter() - t1
 
     counts = catalog.counts()

@@ -231,6 +231,13 @@ register(
                "u.condition_expr AS condition_expr, u.decidable AS decidable ORDER BY macro_key",
     ),
     NamedQuery(
+        name="standard_revision",
+        title="The revision of the standard's definitions (the standard loader's bookkeeping)",
+        description="schema.STANDARD_REVISION as the last `standard load` recorded it; null before 4 Dec 2026.",
+        cypher=f"MATCH (v:{schema.GRAPH_VERSION.label}) RETURN v.standard_revision AS revision",
+        visibility=Visibility.INTERNAL,
+    ),
+    NamedQuery(
         name="definition_keys",
         title="Keys of the loaded definitions (the standard loader's bookkeeping)",
         description="Label, key, source and superseded flag of every definition node a load wrote.",
