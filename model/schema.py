@@ -223,7 +223,8 @@ REL_TYPES: tuple[RelType, ...] = (
 SCHEMA_VERSION = 1
 # a graph without the version node was written by a dicom-graph older than the node: today's schema
 UNVERSIONED_SCHEMA = 1
-# one node per graph; not in NODE_TYPES, so stats, clear and the named queries never see it
+# one node per graph; not in NODE_TYPES, so stats, clear and the data's named queries never see it (the
+# loader's bookkeeping query `standard_revision` reads it)
 GRAPH_VERSION = NodeType("GraphVersion", "key", {"key": STRING, "schema_version": INT64,
                                                  "dicom_graph_version": STRING, "standard_revision": INT64},
                          bookkeeping=True)
