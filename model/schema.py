@@ -216,25 +216,12 @@ REL_TYPES: tuple[RelType, ...] = (
         "accepted": BOOL, "role": STRING}, identity=("context_id",)),
 )
 
-# --- the schema's version, recorded in the graph ---------------------------------------------------
-# Bump SCHEMA_VERSION when a graph written before the change would be read wrongly by the new code
-# (a key, a label or a property renamed or retyped); adding a label, a property or a relationship type
-# is not such a change: ensure_schema adds it to an older graph, so the version stays.
-SCHEMA_VERSION = 1
-# a graph without the version node was written by a dicom-graph older than the node: today's schema
-UNVERSIONED_SCHEMA = 1
+# --- the version node (what it records and what a reader makes of it: model/graph_version.py) ----------
 # one node per graph; not in NODE_TYPES, so stats, clear and the data's named queries never see it (the
 # loader's bookkeeping query `standard_revision` reads it)
 GRAPH_VERSION = NodeType("GraphVersion", "key", {"key": STRING, "schema_version": INT64,
                                                  "dicom_graph_version": STRING, "standard_revision": INT64},
                          bookkeeping=True)
-# The revision of what `standard load` writes, recorded on the version node by each load. Bump it when a
-# change to the loader would make a graph loaded before it answer differently (a Type, a condition): reading
-# an older one's requirements says to load the standard again. None (no record): loaded before 4 Dec 2026.
-# 1 (4 Dec 2026): a functional group macro's Sequence keeps its own Type 2 / 1C in the items (Derivation
-#   Image, Unassigned Shared / Per-frame Converted Attributes, ...); the Segmentation macro's condition
-#   exempts LABELMAP.
-STANDARD_REVISION = 1
 STORED_NODE_TYPES: tuple[NodeType, ...] = (*NODE_TYPES, GRAPH_VERSION)  # every table a store creates
 
 DEFINITION_LABELS: tuple[str, ...] = tuple(n.label for n in _DEFINITION_TYPES)
@@ -243,34 +230,6 @@ DEFINITION_RELS: tuple[str, ...] = tuple(r.type for r in _DEFINITION_RELS)  # al
 NODES: dict[str, NodeType] = {n.label: n for n in NODE_TYPES}
 RELS: dict[str, RelType] = {r.type: r for r in REL_TYPES}
 _STORED_NODES: dict[str, NodeType] = {n.label: n for n in STORED_NODE_TYPES}
-
-
-def version_row() -> dict[str, Any]:
-    """The version node's properties, as this dicom-graph writes them."""
-    from dicom_graph import __version__
-
-    return {"key": "graph", "schema_version": SCHEMA_VERSION, "dicom_graph_version": __version__}
-
-
-def standard_revision_row() -> dict[str, Any]:
-    """The version node's standard_revision, as `standard load` records it (the other properties stay)."""
-    return {"key": "graph", "standard_revision": STANDARD_REVISION}
-
-
-def version_problem(found: int, written_by: str | None) -> str | None:
-    """Why this dicom-graph cannot use a graph of schema version `found` (None when it can), in words
-    that tell the operator what to do."""
-    if found == SCHEMA_VERSION:
-        return None
-    from dicom_graph import __version__
-
-    by = f" (written by dicom-graph {written_by})" if written_by else ""
-    if found > SCHEMA_VERSION:
-        return (f"the graph has schema version {found}{by}, newer than the version {SCHEMA_VERSION} that "
-                f"dicom-graph {__version__} reads: upgrade dicom-graph (pip install -U dicom-graph)")
-    return (f"the graph has schema version {found}{by}, older than the version {SCHEMA_VERSION} that "
-            f"dicom-graph {__version__} reads: build a new graph (standard load, then ingest the same files "
-            f"into a new --db), or keep using the dicom-graph that wrote it")
 
 
 def node(label: str) -> NodeType:

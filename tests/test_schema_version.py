@@ -9,7 +9,7 @@ import pytest
 from dicom_graph import __version__
 from dicom_graph.loader.dataset import conformance
 from dicom_graph.loader.standard import load_standard
-from dicom_graph.model import schema
+from dicom_graph.model import graph_version, schema
 from dicom_graph.model.store import SchemaVersionError, open_store
 
 from .conftest import reader_for
@@ -27,12 +27,12 @@ def set_version(store, version):
 
 
 def test_a_new_graph_records_its_versions_once(store):
-    expected = [{"schema_version": schema.SCHEMA_VERSION, "dicom_graph_version": __version__}]
+    expected = [{"schema_version": graph_version.SCHEMA_VERSION, "dicom_graph_version": __version__}]
     assert version_rows(store) == expected
     store.ensure_schema()
     store.clear()  # the version node is schema, not data
     assert version_rows(store) == expected
-    assert store.recorded_version() == (schema.SCHEMA_VERSION, __version__)
+    assert store.recorded_version() == (graph_version.SCHEMA_VERSION, __version__)
 
 
 def test_the_version_node_is_not_counted_in_stats(store):
@@ -41,8 +41,8 @@ def test_the_version_node_is_not_counted_in_stats(store):
     assert LABEL not in schema.NODES
 
 
-@pytest.mark.parametrize("found, advice", [(schema.SCHEMA_VERSION + 1, "upgrade dicom-graph"),
-                                           (schema.SCHEMA_VERSION - 1, "build a new graph")])
+@pytest.mark.parametrize("found, advice", [(graph_version.SCHEMA_VERSION + 1, "upgrade dicom-graph"),
+                                           (graph_version.SCHEMA_VERSION - 1, "build a new graph")])
 def test_an_incompatible_graph_is_refused_in_one_line(store, found, advice):
     set_version(store, found)
     try:
@@ -51,9 +51,9 @@ def test_an_incompatible_graph_is_refused_in_one_line(store, found, advice):
         message = str(refused.value)
         assert "\n" not in message and advice in message
         assert f"schema version {found} (written by dicom-graph {__version__})" in message
-        assert f"version {schema.SCHEMA_VERSION} that dicom-graph {__version__} reads" in message
+        assert f"version {graph_version.SCHEMA_VERSION} that dicom-graph {__version__} reads" in message
     finally:
-        set_version(store, schema.SCHEMA_VERSION)  # Neo4j's database is shared by the next tests
+        set_version(store, graph_version.SCHEMA_VERSION)  # Neo4j's database is shared by the next tests
 
 
 def test_a_graph_without_the_version_node_is_the_unversioned_schema(store):
@@ -65,20 +65,20 @@ def test_a_graph_without_the_version_node_is_the_unversioned_schema(store):
     finally:
         reader.close()
     store.ensure_schema()  # the next writer records it
-    assert store.recorded_version() == (schema.SCHEMA_VERSION, __version__)
+    assert store.recorded_version() == (graph_version.SCHEMA_VERSION, __version__)
 
 
 def test_embedded_writer_refused_keeps_no_lock_and_older_graph_opens(tmp_path):
     path = str(tmp_path / "g.db")
     with open_store(db=path, read_only=False, create=True) as store:
-        set_version(store, schema.SCHEMA_VERSION + 1)
+        set_version(store, graph_version.SCHEMA_VERSION + 1)
     with pytest.raises(SchemaVersionError, match="upgrade dicom-graph"):
         open_store(db=path, read_only=False, create=True)
     _drop_table(path, LABEL)  # what a dicom-graph older than the version node left
     with open_store(db=path) as reader:  # the refused writer released its lock; no table: version 1
         assert reader.recorded_version() is None
     with open_store(db=path, read_only=False, create=True) as store:
-        assert store.recorded_version() == (schema.SCHEMA_VERSION, __version__)
+        assert store.recorded_version() == (graph_version.SCHEMA_VERSION, __version__)
 
 
 def test_embedded_graph_of_an_older_release_gains_the_properties_added_since(tmp_path, caplog):
@@ -98,25 +98,25 @@ def test_embedded_graph_of_an_older_release_gains_the_properties_added_since(tmp
         load_standard(store)
         assert store.query("MATCH ()-[r:CONTAINS]->() WHERE r.condition_source IS NOT NULL "
                            "RETURN count(*) AS n").records()[0]["n"] > 1000
-        assert store.recorded_version() == (schema.SCHEMA_VERSION, __version__)
-        assert store.run("standard_revision").scalar() == schema.STANDARD_REVISION
+        assert store.recorded_version() == (graph_version.SCHEMA_VERSION, __version__)
+        assert store.run("standard_revision").scalar() == graph_version.STANDARD_REVISION
 
 
 def test_a_standard_load_records_its_revision_and_readers_name_an_older_one(store, caplog):
-    """`standard load` records schema.STANDARD_REVISION on the version node; a writer's open keeps it; the
+    """`standard load` records graph_version.STANDARD_REVISION on the version node; a writer's open keeps it; the
     requirements of a graph whose revision is older (or none: loaded before 4 Dec 2026, when Types and
     conditions were corrected) are read with one line that says to load the standard again."""
     load_standard(store)
     store.ensure_schema()  # rewrites the version node's other properties
-    assert store.run("standard_revision").scalar() == schema.STANDARD_REVISION
+    assert store.run("standard_revision").scalar() == graph_version.STANDARD_REVISION
     with caplog.at_level("WARNING", logger=conformance.__name__):
         assert conformance.load_requirements(store)
         assert not caplog.records
-        for older in (schema.STANDARD_REVISION - 1, None):
+        for older in (graph_version.STANDARD_REVISION - 1, None):
             store.query(f"MATCH (v:{LABEL}) SET v.standard_revision = $r", {"r": older}, write=True)
             assert conformance.load_requirements(store)  # still read: the warning is all
     [lower, none] = [r.getMessage() for r in caplog.records]
-    assert f"revision {schema.STANDARD_REVISION - 1}," in lower and "revision none recorded" in none
+    assert f"revision {graph_version.STANDARD_REVISION - 1}," in lower and "revision none recorded" in none
     assert all("older dicom-graph" in m and "`dicom-graph standard load`" in m for m in (lower, none))
 
 

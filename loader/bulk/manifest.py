@@ -17,7 +17,7 @@ from typing import Any
 from dicom_graph import __version__
 from dicom_graph.loader.bulk.shards import MANIFEST, write_atomically
 from dicom_graph.loader.ingest.sources import SourceFile
-from dicom_graph.model import schema
+from dicom_graph.model import graph_version
 
 FORMAT = 1
 
@@ -28,7 +28,7 @@ class ManifestError(Exception):
 
 def new(run_key: str, paths: list[str], chunks: list[list[SourceFile]], chunk_files: int,
         conformance_checked: bool) -> dict[str, Any]:
-    return {"format": FORMAT, "schema_version": schema.SCHEMA_VERSION, "dicom_graph_version": __version__,
+    return {"format": FORMAT, "schema_version": graph_version.SCHEMA_VERSION, "dicom_graph_version": __version__,
             "run_key": run_key, "paths": paths, "chunk_files": chunk_files,
             "conformance_checked": conformance_checked,
             "chunks": [{"id": i, "files": [[f.path, f.size, f.mtime_ns] for f in files]}
@@ -94,9 +94,9 @@ def done_records(out: Path) -> dict[str, Any]:
 
 
 def check_loadable(manifest: dict[str, Any], out: Path) -> None:
-    if manifest["schema_version"] != schema.SCHEMA_VERSION:
+    if manifest["schema_version"] != graph_version.SCHEMA_VERSION:
         raise ManifestError(f"{out} was extracted for schema version {manifest['schema_version']}; this "
-                            f"dicom-graph writes version {schema.SCHEMA_VERSION}: extract again")
+                            f"dicom-graph writes version {graph_version.SCHEMA_VERSION}: extract again")
     missing = len(manifest["chunks"]) - len(manifest["done"])
     if missing or not manifest.get("finished"):
         raise ManifestError(f"{out}: the extraction did not finish ({missing} chunks missing): run the same "

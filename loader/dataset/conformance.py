@@ -35,7 +35,7 @@ from typing import Any, Hashable
 
 from pydicom.datadict import tag_for_keyword
 
-from dicom_graph.model import schema
+from dicom_graph.model import graph_version
 from dicom_graph.model.store import StoreError
 
 from .findings import FINDING_COLUMNS, Evaluation, Plan, evaluate_module, holds_or_none
@@ -221,18 +221,18 @@ def load_requirements(store: Any) -> Requirements:
 
 def _say_if_older(store: Any) -> None:
     """One line when the standard in the graph was loaded by a dicom-graph whose standard load wrote
-    Types or conditions since corrected (schema.STANDARD_REVISION): its findings may include ones the
+    Types or conditions since corrected (graph_version.STANDARD_REVISION): its findings may include ones the
     standard does not make, until `standard load` runs again."""
     try:
         revision = store.run("standard_revision").scalar()
     except StoreError:  # an embedded graph no writer has opened since the revision was recorded
         revision = None
-    if revision is None or int(revision) < schema.STANDARD_REVISION:
+    if revision is None or int(revision) < graph_version.STANDARD_REVISION:
         LOG.warning("the standard in this graph was loaded by an older dicom-graph (standard revision %s, this "
                     "one writes %d): Types and conditions corrected since then, such as functional group "
                     "Sequences typed stricter than their macros' tables, read as findings; run `dicom-graph "
                     "standard load` on this graph again (it updates in place)",
-                    "none recorded" if revision is None else revision, schema.STANDARD_REVISION)
+                    "none recorded" if revision is None else revision, graph_version.STANDARD_REVISION)
 
 
 def _own(module: ModuleRequirement, iod: IodRequirements) -> frozenset[str]:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from ...model.batch import GraphBatch
 from ...model.queries.standard import STANDARD_RELATIONSHIPS
-from ...model import schema
+from ...model import graph_version, schema
 from .catalog import NODE_TABLES, StandardCatalog
 
 Progress = Callable[[str], None]
@@ -81,7 +81,7 @@ def load_standard(store: Any, docbook_dir: str | Path | None = None, progress: P
         if rows:
             deleted[rel_type] = len(rows)
     revision = GraphBatch()  # last: a load stopped before here leaves the older revision, and readers say so
-    revision.add_node(schema.GRAPH_VERSION.label, schema.standard_revision_row())
+    revision.add_node(schema.GRAPH_VERSION.label, graph_version.standard_revision_row())
     store.write(revision)
     t_write = time.perf_counter() - t1
 

@@ -233,7 +233,7 @@ register(
     NamedQuery(
         name="standard_revision",
         title="The revision of the standard's definitions (the standard loader's bookkeeping)",
-        description="schema.STANDARD_REVISION as the last `standard load` recorded it; null before 4 Dec 2026.",
+        description="graph_version.STANDARD_REVISION as the last `standard load` recorded it; null before 4 Dec 2026.",
         cypher=f"MATCH (v:{schema.GRAPH_VERSION.label}) RETURN v.standard_revision AS revision",
         visibility=Visibility.INTERNAL,
     ),

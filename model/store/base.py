@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
-from .. import queries, schema
+from .. import graph_version, queries, schema
 from ..batch import GraphBatch
 
 if TYPE_CHECKING:
@@ -92,15 +92,15 @@ class GraphStore(ABC):
     def check_schema_version(self) -> None:
         """Refuse a graph this dicom-graph would misread; stores call it as soon as they are open, before
         any reader or writer touches the graph (a graph without the node is of the unversioned schema)."""
-        found, written_by = self.recorded_version() or (schema.UNVERSIONED_SCHEMA, None)
-        problem = schema.version_problem(found, written_by)
+        found, written_by = self.recorded_version() or (graph_version.UNVERSIONED_SCHEMA, None)
+        problem = graph_version.version_problem(found, written_by)
         if problem:
             raise SchemaVersionError(f"{self.describe()}: {problem}")
 
     def record_version(self) -> None:
         """Write the version node (ensure_schema's last step, once every table exists)."""
         batch = GraphBatch()
-        batch.add_node(schema.GRAPH_VERSION.label, schema.version_row())
+        batch.add_node(schema.GRAPH_VERSION.label, graph_version.version_row())
         self.write(batch)
 
     def refresh(self) -> None:  # noqa: B027  (a hook: engines that see new commits by themselves keep it)
