@@ -72,6 +72,9 @@ class RelType:
 
 _DEFINITION_BOOKKEEPING = {"source": STRING, "superseded": BOOL}
 FINDING_COLUMNS = tuple(f"finding_{c}" for c in ("keyword", "tag", "module", "type", "problem", "path", "condition"))
+# every Instance property a conformance check writes (loader/dataset/conformance.py check())
+CONFORMANCE_COLUMNS = ("modules_present", "modules_missing", "type1_missing", "type1_empty", "type2_missing",
+                       "conditions_not_evaluated", "conditions_undecided", "conformant", *FINDING_COLUMNS)
 _ENTITY_BOOKKEEPING = {"source": STRING}
 
 # --- the standard's definitions (what `standard load` writes and reconciles) ----------------------

@@ -13,6 +13,7 @@ from dicom_graph.loader.dataset.conformance import (AttributeRequirement, IodReq
                                                     check)
 from dicom_graph.loader.dataset.convert import is_empty
 from dicom_graph.loader.dataset.findings import item_state
+from dicom_graph.model.schema import CONFORMANCE_COLUMNS
 
 
 def _module(name, usage, type1, type2, keywords, extra=(), expr=None, key=""):
@@ -35,6 +36,12 @@ def test_complete_instance_is_conformant():
     result = check(IOD, present)
     assert result["conformant"] is True
     assert result["modules_present"] == ["Patient", "General Series"]
+
+
+def test_a_check_writes_exactly_the_conformance_columns():
+    """The writer compares these columns to decide whether an unchanged instance read again is checked
+    again (loader/ingest/resolve.py): a property check() adds must be among them."""
+    assert set(check(IOD, {"PatientName": True})) == set(CONFORMANCE_COLUMNS)
 
 
 def test_findings_per_type():

@@ -41,7 +41,7 @@ from dicom_graph.model.store import StoreError
 from .findings import FINDING_COLUMNS, Evaluation, Plan, evaluate_module, holds_or_none
 
 NO_STANDARD_HINT = ("conformance not checked: the standard is not loaded in this graph "
-                    "(run `dicom-graph standard load` first, then ingest again)")
+                    "(run `dicom-graph standard load` first, then ingest the same files again without --resume)")
 # a module an IOD includes twice (an edition's DocBook can say so) is as required as its strongest inclusion
 _USAGE_RANK = {"M": 2, "C": 1}
 LOG = logging.getLogger(__name__)

@@ -20,7 +20,9 @@ integrity.py; its content hash starts with `damaged:`). Which copy the Instance 
   (path, values, hash; `damaged: false`), keeping the damaged hash in `conflicting_hashes`. A damaged
   copy is a prefix of its file, so it has no property the complete copy lacks; its pointers, if any, are
   a subset of the complete copy's and stay counted;
-- an identical copy (same hash) changes nothing.
+- an identical copy (same hash) changes nothing, except its conformance findings when this run checked
+  them and they differ from the graph's: the standard was loaded or corrected since (`standard load`),
+  so the file read again is checked again (`instances_rechecked`).
 Every copy's file keeps its own SourceFile row (path, status `damaged` with the reason), and the report
 lists each damaged copy with its path: what was kept of the copies that lost.
 """
@@ -36,6 +38,7 @@ from dicom_graph.loader.dataset.extract import DAMAGED_PREFIX, Extracted
 from dicom_graph.loader.ingest.entities import record_entity_values
 from dicom_graph.loader.ingest.sizes import LOOKUP_CHUNK
 from dicom_graph.loader.ingest.worker import FileOutcome
+from dicom_graph.model import schema
 from dicom_graph.model.batch import GraphBatch
 
 if TYPE_CHECKING:
@@ -52,6 +55,7 @@ class ResolvedBatch:
     instances_new: int = 0
     instances_unchanged: int = 0
     instances_updated: int = 0
+    instances_rechecked: int = 0  # unchanged, with conformance findings other than the graph's
     sop_classes: set[str] = field(default_factory=set)  # settled by this batch, once it is written
 
 
@@ -97,6 +101,11 @@ class Resolver:
             if existing["hash"] == h or h in existing["conflicts"]:
                 resolved.instances_unchanged += 1
                 ignored.add(id(ex))
+                checked = _rechecked(_instance_row(ex), existing.get("conformance")) if existing["hash"] == h \
+                    else None  # (a conflicting copy's findings are not those of the content shown)
+                if checked:
+                    rows[uid] = {"SOPInstanceUID": uid, **checked}
+                    resolved.instances_rechecked += 1
                 continue
             replaces = existing["hash"].startswith(DAMAGED_PREFIX) and not ex.damaged
             existing["conflicts"] = sorted(set(existing["conflicts"]) | {existing["hash"] if replaces else h})
@@ -123,7 +132,8 @@ class Resolver:
                 # several statements): like a stub, the batch completes it
                 if not row.get("stub") and row.get("content_hash") is not None:
                     known[row["uid"]] = {"hash": row["content_hash"],
-                                         "conflicts": list(row.get("conflicting_hashes") or [])}
+                                         "conflicts": list(row.get("conflicting_hashes") or []),
+                                         "conformance": {c: row.get(c) for c in schema.CONFORMANCE_COLUMNS}}
         return known
 
     def _sop_classes(self, resolved: ResolvedBatch, extracted: list[Extracted]) -> None:
@@ -136,6 +146,22 @@ class Resolver:
             for uid in sorted(unknown - in_graph):
                 resolved.graph.add_node("SOPClass", {"uid": uid, "name": uid, "unknown": True})
         resolved.sop_classes = uids
+
+
+def _rechecked(row: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, Any] | None:
+    """This run's conformance properties of an unchanged instance where they differ from the graph's; None
+    when they agree, or when this run checked nothing (no standard in the graph: the graph's stay)."""
+    if stored is None or "conformant" not in row:
+        return None
+    ours = {c: row.get(c) for c in schema.CONFORMANCE_COLUMNS}
+    return None if all(_same(ours[c], stored.get(c)) for c in ours) else ours
+
+
+def _same(ours: Any, stored: Any) -> bool:
+    """An empty list and a missing one are the same findings (an engine may store either)."""
+    if isinstance(ours, list) or isinstance(stored, list):
+        return (ours or None) == (stored or None)
+    return bool(ours == stored)
 
 
 def _instance_row(ex: Extracted) -> dict[str, Any]:

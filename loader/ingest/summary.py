@@ -41,6 +41,7 @@ class IngestSummary:
     instances_new: int = 0
     instances_unchanged: int = 0
     instances_updated: int = 0  # existing instance, different content: recorded as a conflict
+    instances_rechecked: int = 0  # unchanged, conformance findings rewritten (a standard loaded since)
     problems: int = 0
     elapsed_s: float = 0.0
     report_path: str | None = None
@@ -82,6 +83,7 @@ class IngestSummary:
         self.instances_new += resolved.instances_new
         self.instances_unchanged += resolved.instances_unchanged
         self.instances_updated += resolved.instances_updated
+        self.instances_rechecked += resolved.instances_rechecked
 
     def lines(self) -> list[str]:
         return [
@@ -90,7 +92,9 @@ class IngestSummary:
             f" {self.files_skipped:,} skipped (unchanged), {self.files_rejected:,} rejected,"
             f" {self.entries_skipped:,} entries not read (not regular files)",
             f"instances: {self.instances_new:,} new, {self.instances_updated:,} updated"
-            f" (content conflict recorded), {self.instances_unchanged:,} unchanged;"
+            f" (content conflict recorded), {self.instances_unchanged:,} unchanged"
+            + (f" ({self.instances_rechecked:,} checked again: findings rewritten)" if self.instances_rechecked
+               else "") + ";"
             f" {self.problems:,} value problems",
             f"elapsed {self.elapsed_s:.1f} s, {self.files_per_s:,.1f} files/s with {self.workers} workers",
             f"rejection report: {self.report_path}" + ("" if self.files_rejected or self.files_recovered

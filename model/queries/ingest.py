@@ -2,6 +2,7 @@
 contradictions an ingest records instead of overwriting (a study under two patients, one UID with two
 contents)."""
 
+from .. import schema
 from . import NamedQuery, Visibility, register, required
 
 register(
@@ -10,9 +11,11 @@ register(
         "instance_hashes", "Content hashes of instances",
         "UNWIND $uids AS u MATCH (i:Instance {SOPInstanceUID: u}) "
         "RETURN i.SOPInstanceUID AS uid, i.content_hash AS content_hash, "
-        "i.conflicting_hashes AS conflicting_hashes, i.stub AS stub",
+        "i.conflicting_hashes AS conflicting_hashes, i.stub AS stub, "
+        + ", ".join(f"i.{c} AS {c}" for c in schema.CONFORMANCE_COLUMNS),
         parameters=required(uids=None), visibility=Visibility.INTERNAL,
-        description="For the writer: which instances exist, as stubs or with which content hash."),
+        description="For the writer: which instances exist, as stubs or with which content hash, and what "
+                    "their conformance check found (an unchanged file read again is checked again)."),
     NamedQuery(
         "recount_pointers", "Set pointer_count from the REFERENCES edges an instance has",
         "UNWIND $uids AS u MATCH (i:Instance {SOPInstanceUID: u}) OPTIONAL MATCH (i)-[r:REFERENCES]->() "
