@@ -128,8 +128,8 @@ class Resolver:
         known: dict[str, dict[str, Any]] = {}
         for start in range(0, len(uids), LOOKUP_CHUNK):
             for row in self.store.run("instance_hashes", uids=uids[start:start + LOOKUP_CHUNK]).records():
-                # a row without its hash is a write a kill -9 cut short (the wide Instance row goes in
-                # several statements): like a stub, the batch completes it
+                # a row without its hash is a write a kill -9 cut short (the hash goes last, after the
+                # edges: writer.py): like a stub, the batch writes it whole again
                 if not row.get("stub") and row.get("content_hash") is not None:
                     known[row["uid"]] = {"hash": row["content_hash"],
                                          "conflicts": list(row.get("conflicting_hashes") or []),

@@ -4,6 +4,13 @@ The order is the checkpoint: a file is recorded done only once its instances are
 kill -9 at any moment loses at most the batch in flight, whose files --resume parses again. Writes
 are MERGEs, so re-writing that batch is harmless; the batch may therefore go in several statements
 (atomic=False), which bounds the embedded engine's memory per statement.
+
+Within the graph write an instance's own checkpoint is its content hash, written last: the resolver
+treats an instance whose hash matches as written whole and leaves its context and pointers out. The
+stores write nodes before relationships, so with the hash among the node's columns a kill -9 between
+the two left instances that looked complete without their edges, and --resume never wrote them (a
+kill test lost 36 of 262 HAS_INSTANCE edges this way). Written last, a cut write leaves instances
+without their hash, which the next run writes whole again.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from typing import TYPE_CHECKING
 from dicom_graph.loader.ingest.resolve import ResolvedBatch
 from dicom_graph.loader.ingest.sources import stored_path
 from dicom_graph.loader.ingest.worker import FileOutcome
+from dicom_graph.model import schema
 from dicom_graph.model.batch import GraphBatch
 
 if TYPE_CHECKING:
@@ -20,6 +28,8 @@ if TYPE_CHECKING:
 
 
 ENTITY_RECORDS = ("EntityValues", "EntityConflict")
+# what marks an Instance written whole (resolve.Resolver._instance_hashes): written after the rest
+CHECKPOINT_COLUMNS = ("content_hash", "conflicting_hashes")
 
 
 def write_batch(store: GraphStore, resolved: ResolvedBatch, run_key: str) -> None:
@@ -42,9 +52,12 @@ def write_graph(store: GraphStore, resolved: ResolvedBatch, atomic: bool = False
     records = _take(resolved.graph, ENTITY_RECORDS)
     if records:
         store.write(records, atomic=atomic)
+    checkpoints = _take_checkpoints(resolved.graph)
     store.write(resolved.graph, atomic=atomic)
     if resolved.conflicted:  # their edges now come from more than one version of their content
         store.run("recount_pointers", uids=sorted(resolved.conflicted))
+    if checkpoints.nodes:
+        store.write(checkpoints, atomic=atomic)
 
 
 def source_files(files: list[FileOutcome], run_key: str) -> GraphBatch:
@@ -68,3 +81,19 @@ def _take(batch: GraphBatch, labels: tuple[str, ...]) -> GraphBatch:
         if rows:
             taken.nodes[label] = rows
     return taken
+
+
+def _take_checkpoints(batch: GraphBatch) -> GraphBatch:
+    """Move the Instance rows' CHECKPOINT_COLUMNS out of `batch` into rows of their own (module doc); a
+    row left with its key only (a conflicting copy's) is dropped: the instance exists already."""
+    rows = batch.nodes.get("Instance", {})
+    key = schema.node("Instance").key
+    marks: dict[str, dict] = {}
+    for uid in list(rows):
+        row = rows[uid]
+        taken = {c: row.pop(c) for c in CHECKPOINT_COLUMNS if c in row}
+        if taken:
+            marks[uid] = {key: uid, **taken}
+            if row.keys() == {key}:
+                del rows[uid]
+    return GraphBatch(nodes={"Instance": marks} if marks else {})
