@@ -26,7 +26,7 @@ from .conftest import clear_neo4j
 # images, and RT objects and an SR pointing at each other and at images: edges of every kind
 FILES = ("CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "rtdose.dcm", "rtstruct.dcm", "reportsi.dcm",
          "JPEG2000.dcm")
-WRITES_PER_BATCH = 4  # entity records, graph, instance checkpoints, SourceFile rows (loader/ingest/writer.py)
+WRITES_PER_BATCH = 3  # graph; entity records + instance hashes; SourceFile rows (loader/ingest/writer.py)
 
 
 class _Killed(BaseException):
@@ -58,6 +58,12 @@ def _archive(tmp_path: Path) -> Path:
     return folder
 
 
+def _entity_values(store: Any) -> list[tuple[str, dict]]:
+    """Every entity's recorded values with how many instance versions carried each: counted once each."""
+    return [(r["key"], json.loads(r["observed"])) for r in store.query(
+        "MATCH (v:EntityValues) RETURN v.key AS key, v.observed AS observed ORDER BY key").records()]
+
+
 def _ingest(store: Any, folder: Path, tmp_path: Path, **options: Any) -> Any:
     return run_ingest(store, [str(folder)], workers=1, progress=False, batch_instances=2,
                       report_path=str(tmp_path / "r.jsonl"), **options)
@@ -67,7 +73,7 @@ def _ingest(store: Any, folder: Path, tmp_path: Path, **options: Any) -> Any:
 def test_a_write_cut_at_any_step_is_finished_by_resume(store, tmp_path: Path, cut_at: int) -> None:
     folder = _archive(tmp_path)
     _ingest(store, folder, tmp_path)
-    clean = json.dumps(store.stats())
+    clean, values = json.dumps(store.stats()), _entity_values(store)
     clean_edges = store.stats()["relationships"]
     clear_neo4j(store)
 
@@ -77,3 +83,4 @@ def test_a_write_cut_at_any_step_is_finished_by_resume(store, tmp_path: Path, cu
     assert store.count_nodes("SourceFile") < len(FILES), "the cut must leave files to redo"
     _ingest(store, folder, tmp_path, resume=True)
     assert json.dumps(store.stats()) == clean, f"clean run's edges: {clean_edges}"
+    assert _entity_values(store) == values

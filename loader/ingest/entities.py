@@ -14,9 +14,10 @@ What is recorded where:
 - `EntityValues {key: "Label|entity key"}` (bookkeeping) holds, as JSON, every value each attribute
   has been seen with and how many instance versions carried it. A version (SOP Instance UID + content
   hash) counts once: a file ingested again adds nothing, so the record is the same whatever order,
-  batches or runs the files come in. The ingest writes these records before the instances
-  (writer.write_batch): a kill -9 between the two may count the batch in flight twice on --resume,
-  but never leaves an entity or a value unrecorded (the values are a set union and stay exact);
+  batches or runs the files come in. The ingest writes these records with the instances' content
+  hashes, just before them, after the rest of the graph (writer.py): only a kill -9 between those two
+  statements (a large batch on the embedded engine) counts the batch in flight twice on --resume, and
+  none leaves an entity or a value unrecorded (the values are a set union and stay exact);
 - `EntityConflict {key: "Label|entity key|keyword"}` (public, `entity_conflicts`) for every attribute
   with more than one value: the values as text (sorted), the counts aligned with them, and `kept`;
 - the deterministic value: the entity node keeps the smallest value as text (ISO dates, so the earliest

@@ -11,6 +11,12 @@ stores write nodes before relationships, so with the hash among the node's colum
 the two left instances that looked complete without their edges, and --resume never wrote them (a
 kill test lost 36 of 262 HAS_INSTANCE edges this way). Written last, a cut write leaves instances
 without their hash, which the next run writes whole again.
+
+The entity records (ingest/entities.py) count only the instance versions whose hash the graph lacks,
+so they go in the same last write, just before the hashes: one transaction on Neo4j, and on the
+embedded engine one for a small batch and two consecutive statements for a large one. Records without
+their hashes would count the batch again on --resume; hashes without their records would leave values
+unrecorded for good. Only a kill -9 between those two statements can do the first; nothing the second.
 """
 
 from __future__ import annotations
@@ -33,13 +39,7 @@ CHECKPOINT_COLUMNS = ("content_hash", "conflicting_hashes")
 
 
 def write_batch(store: GraphStore, resolved: ResolvedBatch, run_key: str) -> None:
-    """The entity records first, then the graph, then the SourceFile rows (--resume's checkpoint).
-
-    A bulk write is several transactions, so a kill -9 can land between its parts. The entity records
-    count only instance versions the graph does not hold yet (ingest/entities.py): written after the
-    instances, a kill in between would leave those entities with no record for good (--resume finds the
-    instances unchanged and counts nothing). Written first, the worst a kill can do is count the batch
-    in flight twice: every value and every entity is still recorded."""
+    """The graph, then the SourceFile rows: --resume's checkpoint (module doc)."""
     write_graph(store, resolved)
     store.write(source_files(resolved.files, run_key), atomic=False)
 
@@ -49,15 +49,13 @@ def write_graph(store: GraphStore, resolved: ResolvedBatch, atomic: bool = False
     and its checkpoint is its spool (loader/network/writer.py). `atomic`: each part in one transaction,
     which for the listener's micro-batches (hundreds of rows, below the embedded engine's COPY size)
     saves the reopens a bulk write makes between its statements (bench/README.md, listener)."""
-    records = _take(resolved.graph, ENTITY_RECORDS)
-    if records:
-        store.write(records, atomic=atomic)
-    checkpoints = _take_checkpoints(resolved.graph)
+    last = _take(resolved.graph, ENTITY_RECORDS)
+    last.nodes.update(_take_checkpoints(resolved.graph).nodes)  # after the records: see the module doc
     store.write(resolved.graph, atomic=atomic)
     if resolved.conflicted:  # their edges now come from more than one version of their content
         store.run("recount_pointers", uids=sorted(resolved.conflicted))
-    if checkpoints.nodes:
-        store.write(checkpoints, atomic=atomic)
+    if last.nodes:
+        store.write(last, atomic=atomic)
 
 
 def source_files(files: list[FileOutcome], run_key: str) -> GraphBatch:
